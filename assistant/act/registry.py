@@ -1,0 +1,198 @@
+"""The registry: areas, floors, devices, aliases, traits and state; the one truth.
+
+Handlers read it, drivers push state into it (it is their ``StateSink``).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import unicodedata
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from integrations.base import DeviceKind, DeviceSpec, DeviceState, Trait
+
+__all__ = ["Area", "Device", "Registry", "slugify", "normalize_name", "HA_DOMAINS"]
+
+_LOGGER = logging.getLogger(__name__)
+
+HA_DOMAINS: Mapping[DeviceKind, str] = {
+    DeviceKind.LIGHT: "light",
+    DeviceKind.SWITCH: "switch",
+    DeviceKind.FAN: "fan",
+    DeviceKind.PURIFIER: "fan",
+    DeviceKind.COVER: "cover",
+    DeviceKind.CLIMATE: "climate",
+    DeviceKind.VACUUM: "vacuum",
+    DeviceKind.SENSOR: "sensor",
+    DeviceKind.LOCK: "lock",
+    DeviceKind.CAMERA: "camera",
+    DeviceKind.MEDIA_PLAYER: "media_player",
+}
+"""Our device kinds as Home Assistant domains (a purifier is a fan to HA)."""
+
+
+def slugify(text: str) -> str:
+    """``"Living room"`` -> ``"living_room"``."""
+    folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "_", folded.lower()).strip("_") or "unnamed"
+
+
+def normalize_name(text: str) -> str:
+    """Case- and space-insensitive key for matching spoken names."""
+    return " ".join(text.casefold().split())
+
+
+@dataclass(frozen=True, slots=True)
+class Area:
+    """A room, as Home Assistant users know it."""
+
+    id: str
+    name: str
+    floor: str | None = None
+    """The floor's name."""
+    aliases: tuple[str, ...] = ()
+
+    @property
+    def floor_id(self) -> str | None:
+        return slugify(self.floor) if self.floor else None
+
+
+@dataclass(frozen=True, slots=True)
+class Device:
+    """One device people can talk about."""
+
+    id: str
+    """Stable id: ``miio:<did>``, ``virtual:<name>``, ..."""
+    name: str
+    spec: DeviceSpec
+    driver: str
+    """Key of the driver that carries out its commands."""
+    area_id: str | None = None
+    aliases: tuple[str, ...] = ()
+    exposed: bool = True
+    """Whether the LLM may see and act on it."""
+    sensitive: bool = False
+    """Whether actions need a confirmation."""
+
+    @property
+    def kind(self) -> DeviceKind:
+        return self.spec.kind
+
+    @property
+    def traits(self) -> frozenset[Trait]:
+        return self.spec.traits
+
+    @property
+    def domain(self) -> str:
+        return HA_DOMAINS[self.spec.kind]
+
+    def spoken_names(self) -> tuple[str, ...]:
+        return (self.name, *self.aliases)
+
+
+StateListener = Callable[[Device, DeviceState], None]
+
+
+@dataclass
+class Registry:
+    """All areas and devices, and each device's latest state."""
+
+    _areas: dict[str, Area] = field(default_factory=dict)
+    _devices: dict[str, Device] = field(default_factory=dict)
+    _states: dict[str, DeviceState] = field(default_factory=dict)
+    _listeners: list[StateListener] = field(default_factory=list)
+    version: int = 0
+    """Bumped whenever areas or devices change (not on state updates)."""
+
+    # --- building -------------------------------------------------------------
+    def add_area(self, area: Area) -> None:
+        self._areas[area.id] = area
+        self.version += 1
+
+    def add_device(self, device: Device) -> None:
+        if device.area_id is not None and device.area_id not in self._areas:
+            raise ValueError(f"device {device.name!r}: unknown area id {device.area_id!r}")
+        self._devices[device.id] = device
+        self._states.setdefault(device.id, DeviceState())
+        self.version += 1
+
+    def add_listener(self, listener: StateListener) -> None:
+        self._listeners.append(listener)
+
+    # --- reading --------------------------------------------------------------
+    def areas(self) -> list[Area]:
+        return list(self._areas.values())
+
+    def devices(self) -> list[Device]:
+        return list(self._devices.values())
+
+    def device(self, device_id: str) -> Device:
+        return self._devices[device_id]
+
+    def area(self, area_id: str) -> Area:
+        return self._areas[area_id]
+
+    def floors(self) -> dict[str, str]:
+        """Floor id -> floor name, for every floor some area is on."""
+        return {a.floor_id: a.floor for a in self._areas.values() if a.floor and a.floor_id}
+
+    def state(self, device_id: str) -> DeviceState:
+        return self._states[device_id]
+
+    def find_by_name(self, key: str) -> list[Device]:
+        """Devices whose name or an alias normalizes to ``key``."""
+        key = normalize_name(key)
+        return [
+            d for d in self._devices.values()
+            if any(normalize_name(n) == key for n in d.spoken_names())
+        ]
+
+    def find_area(self, name: str) -> Area | None:
+        key = normalize_name(name)
+        for area in self._areas.values():
+            if key in {normalize_name(n) for n in (area.name, *area.aliases)} or key == area.id:
+                return area
+        return None
+
+    def in_areas(self, area_ids: Iterable[str]) -> list[Device]:
+        wanted = set(area_ids)
+        return [d for d in self._devices.values() if d.area_id in wanted]
+
+    def areas_on_floor(self, floor_id: str) -> list[Area]:
+        return [a for a in self._areas.values() if a.floor_id == floor_id]
+
+    # --- StateSink ------------------------------------------------------------
+    def update_state(
+        self, device_id: str, values: Mapping[str, Any], *, available: bool = True
+    ) -> None:
+        if device_id not in self._devices:
+            _LOGGER.debug("state for unknown device %s ignored", device_id)
+            return
+        new = self._states[device_id].merged(values, available)
+        self._states[device_id] = new
+        self._notify(device_id, new)
+
+    def set_available(self, device_id: str, available: bool) -> None:
+        if device_id not in self._devices:
+            return
+        old = self._states[device_id]
+        new = DeviceState(old.values, available, time.time())
+        self._states[device_id] = new
+        if old.available != available:
+            _LOGGER.info(
+                "%s is %s", self._devices[device_id].name,
+                "available" if available else "unavailable",
+            )
+        self._notify(device_id, new)
+
+    def _notify(self, device_id: str, state: DeviceState) -> None:
+        device = self._devices[device_id]
+        for listener in self._listeners:
+            try:
+                listener(device, state)
+            except Exception:  # a listener must never break state tracking
+                _LOGGER.exception("state listener failed for %s", device.name)

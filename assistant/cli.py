@@ -1,0 +1,198 @@
+"""Command line: run | say | devices | check-config."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+from assistant import __version__
+from assistant.config import Settings, default_config_path, load_config, resolve_control_socket
+from assistant.control import request
+from assistant.errors import AssistantError, ConfigError, ControlError
+from assistant.secrets import Secret
+
+__all__ = ["main"]
+
+_LOGGER = logging.getLogger(__name__)
+
+EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("-c", "--config", type=Path, default=None,
+                        help="configuration file (default: ./config.yaml, then "
+                             "/etc/mimo-assistant/config.yaml)")
+    common.add_argument("--json", action="store_true", help="print JSON")
+    common.add_argument("-v", "--verbose", action="store_true", help="log at DEBUG level")
+    parser = argparse.ArgumentParser(prog="mimo-assistant", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("run", parents=[common], help="run the daemon")
+    say = sub.add_parser("say", parents=[common], help="run one text turn")
+    say.add_argument("text", nargs="+", help="what to say, e.g. 'turn on the living room lamp'")
+    say.add_argument("--area", help="the room the command comes from")
+    say.add_argument("--local", action="store_true",
+                     help="run in this process even when a daemon is running")
+    sub.add_parser("devices", parents=[common], help="list devices and their state")
+    sub.add_parser("check-config", parents=[common], help="validate the configuration")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    path = args.config or default_config_path()
+    try:
+        settings = load_config(path)
+    except ConfigError as err:
+        for problem in err.problems:
+            print(problem, file=sys.stderr)
+        return EXIT_CONFIG
+    _setup_logging(settings, verbose=args.verbose, quiet=args.command != "run")
+    try:
+        if args.command == "check-config":
+            return _check_config(path, settings, args.json)
+        if args.command == "run":
+            from assistant.runtime import serve
+            asyncio.run(serve(settings))
+            return EXIT_OK
+        if args.command == "say":
+            return asyncio.run(_say(settings, " ".join(args.text), args.area, args.json, args.local))
+        return asyncio.run(_devices(settings, args.json))
+    except KeyboardInterrupt:
+        return EXIT_FAILED
+    except AssistantError as err:
+        print(f"mimo-assistant: {err}", file=sys.stderr)
+        return EXIT_CONFIG if err.code.startswith("config") else EXIT_FAILED
+
+
+def _check_config(path: Path, settings: Settings, as_json: bool) -> int:
+    summary = {"config": str(path), "ok": True, "areas": len(settings.areas),
+               "devices": len(settings.devices)}
+    if as_json:
+        print(json.dumps(summary))
+    else:
+        print(f"{path}: OK ({len(settings.devices)} devices in {len(settings.areas)} areas)")
+    return EXIT_OK
+
+
+async def _daemon(settings: Settings, payload: dict[str, Any]) -> dict[str, Any] | None:
+    """The running daemon's answer, or None when no daemon runs."""
+    path = resolve_control_socket(settings)
+    if not path.exists():
+        return None
+    try:
+        return await request(path, payload)
+    except ControlError as err:
+        _LOGGER.debug("no daemon: %s", err)
+        return None
+
+
+async def _say(settings: Settings, text: str, area: str | None, as_json: bool, local: bool) -> int:
+    answer = None if local else await _daemon(settings, {"op": "say", "text": text, "area": area})
+    if answer is None:
+        from assistant.runtime import Home
+        async with Home(settings) as home:
+            assert home.pipeline is not None
+            area_id = home.area_id(area or settings.site.area)
+            result = (await home.pipeline.run_text(text, area_id=area_id,
+                                                   site=settings.site.name)).to_json()
+    elif not answer.get("ok"):
+        raise AssistantError(str(answer.get("error")), code="daemon-error")
+    else:
+        result = answer["result"]
+    print(json.dumps(result, indent=2) if as_json else result["reply"])
+    return EXIT_OK if result["ok"] else EXIT_FAILED
+
+
+async def _devices(settings: Settings, as_json: bool) -> int:
+    answer = await _daemon(settings, {"op": "devices"})
+    if answer is None:
+        from assistant.runtime import Home, device_rows
+        async with Home(settings) as home:
+            rows = device_rows(home)
+    else:
+        rows = answer["devices"]
+    if as_json:
+        print(json.dumps(rows, indent=2))
+    else:
+        print(_table(rows))
+    return EXIT_OK
+
+
+def _table(rows: list[dict[str, Any]]) -> str:
+    header = ("NAME", "AREA", "KIND", "STATE", "AVAILABLE")
+    lines = [header] + [
+        (r["name"], r["area"] or "-", r["kind"], _state_text(r["state"]),
+         "yes" if r["available"] else "no")
+        for r in rows
+    ]
+    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
+    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip()
+                     for line in lines)
+
+
+def _state_text(state: dict[str, Any]) -> str:
+    if not state:
+        return "-"
+    parts = []
+    for key, value in state.items():
+        if key == "on_off":
+            parts.insert(0, "on" if value else "off")
+        elif isinstance(value, float):
+            parts.append(f"{key}={value:g}")
+        else:
+            parts.append(f"{key}={value}")
+    return " ".join(parts)
+
+
+# --- logging ---------------------------------------------------------------------------------
+
+class _RedactSecrets(logging.Filter):
+    """Defence in depth: blank out any configured secret that reaches a log record."""
+
+    def __init__(self, secrets: list[str]) -> None:
+        super().__init__()
+        self._secrets = [s for s in secrets if len(s) >= 4]
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not self._secrets:
+            return True
+        message = record.getMessage()
+        cleaned = message
+        for secret in self._secrets:
+            cleaned = cleaned.replace(secret, "**********")
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        return True
+
+
+def _secrets_in(value: Any) -> Iterator[str]:
+    if isinstance(value, Secret):
+        yield value.reveal()
+    elif isinstance(value, BaseModel):
+        for name in type(value).model_fields:
+            yield from _secrets_in(getattr(value, name))
+    elif isinstance(value, tuple | list):
+        for item in value:
+            yield from _secrets_in(item)
+
+
+def _setup_logging(settings: Settings, *, verbose: bool, quiet: bool) -> None:
+    level = logging.DEBUG if verbose else getattr(logging, settings.logging.level)
+    if quiet and not verbose:
+        level = max(level, logging.WARNING)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(_RedactSecrets(list(_secrets_in(settings))))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)

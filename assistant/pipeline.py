@@ -1,0 +1,98 @@
+"""The text pipeline: understand -> act -> reply, as one Turn."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from assistant.act.dispatch import Dispatcher
+from assistant.act.registry import Registry
+from assistant.messages import CommandResult, Intent, Reply, TurnEventType
+from assistant.speak.responses import Responses
+from assistant.turn import EventCallback, Turn, TurnResult
+from assistant.understand.grammar import GrammarRecognizer, NoMatch
+from intents.handlers import HANDLERS, HandlerContext, Outcome
+
+__all__ = ["Pipeline"]
+
+_LOGGER = logging.getLogger(__name__)
+
+UNDERSTAND_TIMEOUT = 10.0
+"""Seconds the grammar may take before the turn gives up."""
+
+
+class Pipeline:
+    """Runs text turns against the registry; one instance per daemon."""
+
+    def __init__(
+        self,
+        registry: Registry,
+        dispatcher: Dispatcher,
+        *,
+        language: str = "en",
+        callback: EventCallback | None = None,
+    ) -> None:
+        self.registry = registry
+        self._dispatcher = dispatcher
+        self._recognizer = GrammarRecognizer(registry, language=language)
+        self._responses = Responses(language)
+        self._callback = callback
+
+    def warm_up(self) -> None:
+        """Compile the grammar once so the first turn is fast (blocking: use a thread)."""
+        self._recognizer.recognize("turn on the light")
+
+    async def run_text(
+        self, text: str, *, area_id: str | None = None, site: str = "default"
+    ) -> TurnResult:
+        turn = Turn(text, site=site, area=area_id, callback=self._callback)
+        turn.emit(TurnEventType.TURN_START, text=text, site=site, area=area_id)
+        intent: Intent | None = None
+        results: tuple[CommandResult, ...] = ()
+        reply = Reply(self._responses.render("errors", "internal"), ok=False)
+        try:
+            with turn.stage("understand"):
+                recognized = await asyncio.wait_for(
+                    asyncio.to_thread(self._recognizer.recognize, text, area_id=area_id),
+                    UNDERSTAND_TIMEOUT,
+                )
+            if isinstance(recognized, NoMatch):
+                reply = self._explain(recognized)
+            else:
+                intent = recognized
+                turn.emit(TurnEventType.INTENT, "understand", name=intent.name,
+                          slots=dict(intent.slots), source=str(intent.source))
+                with turn.stage("act"):
+                    outcome = await self._handle(turn, intent, area_id)
+                results, reply = outcome.results, outcome.reply
+                for result in results:
+                    turn.emit(TurnEventType.RESULT, "act", device=result.device_id,
+                              ok=result.ok, error=result.error)
+        except Exception as err:  # every failure still ends in a spoken reply
+            _LOGGER.exception("[%s] turn failed", turn.id)
+            turn.emit(TurnEventType.ERROR, error=type(err).__name__)
+        finally:
+            turn.emit(TurnEventType.REPLY, text=reply.text, ok=reply.ok)
+            result = turn.finish(intent, results, reply)
+            turn.emit(TurnEventType.TURN_END, timings_ms=result.timings_ms)
+        _LOGGER.info("[%s] %r -> %s -> %r (%.0f ms)", turn.id, text,
+                     intent.name if intent else "no intent", reply.text,
+                     result.timings_ms["total"])
+        return result
+
+    async def _handle(self, turn: Turn, intent: Intent, area_id: str | None) -> Outcome:
+        handler = HANDLERS.get(intent.name)
+        if handler is None:
+            return Outcome(Reply(self._responses.render("errors", "not_handled"), ok=False))
+        ctx = HandlerContext(self.registry, self._dispatcher, self._responses, area_id, turn.id)
+        return await handler(ctx, intent)
+
+    def _explain(self, no_match: NoMatch) -> Reply:
+        unknown = no_match.unknown
+        if "name" in unknown:
+            return Reply(self._responses.render("errors", "no_device", name=unknown["name"]), ok=False)
+        if "area" in unknown:
+            return Reply(self._responses.render("errors", "no_area", area=unknown["area"]), ok=False)
+        if "floor" in unknown:
+            return Reply(self._responses.render("errors", "no_floor", floor=unknown["floor"]), ok=False)
+        return Reply(self._responses.render("errors", "no_intent"), ok=False)

@@ -1,0 +1,188 @@
+"""Builds the daemon from settings: registry, drivers, virtual devices, pipeline.
+
+``Home`` is an async context manager used both by the daemon (``run``) and by a
+one-shot ``say`` when no daemon is running.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import secrets
+import signal
+import socket
+from pathlib import Path
+from typing import Any
+
+from assistant.act.dispatch import Dispatcher
+from assistant.act.registry import Area, Device, Registry, slugify
+from assistant.config import DeviceSettings, Settings, resolve_control_socket, resolve_state_dir
+from assistant.control import ControlServer
+from assistant.errors import AssistantError
+from assistant.pipeline import Pipeline
+from assistant.turn import EventCallback
+from integrations.base import Driver
+from integrations.miio.driver import MiioDriver
+from integrations.miio.spec import MiotSpec, load_spec
+from integrations.virtual import VirtualMiioDevice
+
+__all__ = ["Home", "serve", "device_rows"]
+
+_LOGGER = logging.getLogger(__name__)
+
+
+class Home:
+    """Everything a turn needs, started and stopped together."""
+
+    def __init__(self, settings: Settings, *, callback: EventCallback | None = None) -> None:
+        self.settings = settings
+        self.state_dir = resolve_state_dir(settings)
+        self.registry = Registry()
+        self._callback = callback
+        self._virtual: list[VirtualMiioDevice] = []
+        self._drivers: dict[str, Driver] = {}
+        self.pipeline: Pipeline | None = None
+
+    async def __aenter__(self) -> Home:
+        self.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        try:
+            await self._build()
+        except BaseException:
+            await self._close()
+            raise
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._close()
+
+    def area_id(self, name: str | None) -> str | None:
+        """The id of the area called ``name`` (or an alias); AssistantError if unknown."""
+        if not name:
+            return None
+        area = self.registry.find_area(name)
+        if area is None:
+            known = ", ".join(a.name for a in self.registry.areas()) or "none"
+            raise AssistantError(f"unknown area {name!r}; known areas: {known}", code="no-area")
+        return area.id
+
+    async def _build(self) -> None:
+        s = self.settings
+        for area in s.areas:
+            self.registry.add_area(Area(slugify(area.name), area.name, area.floor, tuple(area.aliases)))
+        miio = MiioDriver(self.registry, deadline=s.miio.deadline, poll_interval=s.miio.poll_interval)
+        self._drivers["miio"] = miio
+        spec_dirs = tuple(s.miio.spec_dirs)
+        for index, entry in enumerate(s.devices):
+            model = (entry.virtual or entry.miio).model  # type: ignore[union-attr]
+            if model is None:
+                raise AssistantError(
+                    f"devices[{index}] ({entry.name}): miio.model is required "
+                    "(the model string from the Mi Home app or `miiocli device info`)",
+                    code="config-model",
+                )
+            spec = load_spec(model, spec_dirs)
+            device_id = await self._connect(entry, spec, miio)
+            self.registry.add_device(Device(
+                id=device_id, name=entry.name, spec=spec.device_spec(), driver="miio",
+                area_id=self.area_id(entry.area), aliases=tuple(entry.aliases),
+                exposed=entry.exposed, sensitive=entry.sensitive,
+            ))
+        await miio.start()
+        dispatcher = Dispatcher(self.registry, self._drivers)
+        self.pipeline = Pipeline(self.registry, dispatcher, language=s.language,
+                                 callback=self._callback)
+        await asyncio.to_thread(self.pipeline.warm_up)
+
+    async def _connect(self, entry: DeviceSettings, spec: MiotSpec, miio: MiioDriver) -> str:
+        if entry.miio is not None:
+            device_id = f"miio:{slugify(entry.name)}"
+            miio.add_device(device_id, host=entry.miio.host, token=entry.miio.token.reveal(),
+                            spec=spec, port=entry.miio.port)
+            return device_id
+        assert entry.virtual is not None
+        device_id = f"virtual:{slugify(entry.name)}"
+        token = secrets.token_hex(16)
+        virtual = VirtualMiioDevice(
+            spec, token=token, host=entry.virtual.host or "127.0.0.1",
+            port=entry.virtual.port or 0, did=_did(device_id),
+            state_file=self.state_dir / "virtual" / f"{slugify(entry.name)}.json",
+        )
+        await virtual.start()
+        self._virtual.append(virtual)
+        host, port = virtual.address
+        miio.add_device(device_id, host=host, token=token, spec=spec, port=port)
+        return device_id
+
+    async def _close(self) -> None:
+        for driver in self._drivers.values():
+            with contextlib.suppress(Exception):
+                await driver.stop()
+        for virtual in self._virtual:
+            with contextlib.suppress(Exception):
+                await virtual.stop()
+
+
+def _did(device_id: str) -> int:
+    """A stable miio device id for a virtual device."""
+    return 100_000_000 + int.from_bytes(device_id.encode()[-8:].rjust(8, b"\0"), "big") % 800_000_000
+
+
+def device_rows(home: Home) -> list[dict[str, Any]]:
+    """One row per device, as ``devices`` prints them."""
+    rows = []
+    for device in home.registry.devices():
+        state = home.registry.state(device.id)
+        area = home.registry.area(device.area_id).name if device.area_id else None
+        rows.append({
+            "id": device.id, "name": device.name, "area": area, "kind": str(device.kind),
+            "available": state.available,
+            "state": {str(k): v for k, v in state.values.items()},
+            "traits": sorted(str(t) for t in device.traits),
+        })
+    return rows
+
+
+async def serve(settings: Settings) -> None:
+    """The daemon: build the home, answer on the control socket until SIGTERM/SIGINT."""
+    async with Home(settings) as home:
+        assert home.pipeline is not None
+        pipeline = home.pipeline
+
+        async def handle(req: dict[str, Any]) -> dict[str, Any]:
+            if req["op"] == "say":
+                text = req.get("text")
+                if not isinstance(text, str) or not text.strip():
+                    return {"ok": False, "error": "'text' must be a non-empty string"}
+                try:
+                    area = home.area_id(req.get("area") or settings.site.area)
+                except AssistantError as err:
+                    return {"ok": False, "error": str(err)}
+                result = await pipeline.run_text(text, area_id=area, site=settings.site.name)
+                return {"ok": True, "result": result.to_json()}
+            if req["op"] == "devices":
+                return {"ok": True, "devices": device_rows(home)}
+            return {"ok": False, "error": f"unknown op {req['op']!r}"}
+
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        async with ControlServer(resolve_control_socket(settings), handle):
+            _sd_notify("READY=1")
+            _LOGGER.info("mimo-assistant ready: %d devices in %d areas",
+                         len(home.registry.devices()), len(home.registry.areas()))
+            await stop.wait()
+            _sd_notify("STOPPING=1")
+        _LOGGER.info("mimo-assistant stopping")
+
+
+def _sd_notify(message: str) -> None:
+    address = os.environ.get("NOTIFY_SOCKET")
+    if not address:
+        return
+    if address.startswith("@"):
+        address = "\0" + address[1:]
+    with contextlib.suppress(OSError), socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+        sock.sendto(message.encode(), address)

@@ -1,0 +1,108 @@
+"""One conversation turn: stages in order, events to one callback, per-stage timings."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from assistant.messages import CommandResult, Intent, Reply, TurnEvent, TurnEventType
+
+__all__ = ["Turn", "TurnResult", "EventCallback"]
+
+_LOGGER = logging.getLogger(__name__)
+
+EventCallback = Callable[[TurnEvent], None]
+
+
+@dataclass(frozen=True, slots=True)
+class TurnResult:
+    """Everything a turn did, as ``say --json`` prints it."""
+
+    turn_id: str
+    text: str
+    site: str
+    area: str | None
+    intent: Intent | None
+    results: tuple[CommandResult, ...]
+    reply: Reply
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    """Stage name -> milliseconds, plus ``total``."""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "turn_id": self.turn_id,
+            "text": self.text,
+            "site": self.site,
+            "area": self.area,
+            "intent": None if self.intent is None else {
+                "name": self.intent.name, "slots": dict(self.intent.slots),
+            },
+            "source": None if self.intent is None else str(self.intent.source),
+            "results": [
+                {"device": r.device_id, "name": r.name, "ok": r.ok, "error": r.error,
+                 "error_code": r.error_code, "state": _jsonable(r.state)}
+                for r in self.results
+            ],
+            "reply": self.reply.text,
+            "ok": self.reply.ok,
+            "timings_ms": {k: round(v, 2) for k, v in self.timings_ms.items()},
+        }
+
+
+def _jsonable(values: Any) -> Any:
+    if isinstance(values, dict):
+        return {str(k): _jsonable(v) for k, v in values.items()}
+    if isinstance(values, tuple | list):
+        return [_jsonable(v) for v in values]
+    return values
+
+
+class Turn:
+    """Emits TurnEvents for one turn; ``stage()`` times a stage and always ends it."""
+
+    def __init__(
+        self, text: str, *, site: str = "default", area: str | None = None,
+        callback: EventCallback | None = None, turn_id: str | None = None,
+    ) -> None:
+        self.id = turn_id or uuid.uuid4().hex[:12]
+        self.text = text
+        self.site = site
+        self.area = area
+        self.timings_ms: dict[str, float] = {}
+        self._callback = callback
+        self._started = time.perf_counter()
+
+    def elapsed_ms(self) -> float:
+        return (time.perf_counter() - self._started) * 1000
+
+    def emit(self, type_: TurnEventType, stage: str | None = None, **data: Any) -> None:
+        event = TurnEvent(self.id, type_, stage, self.elapsed_ms(), data)
+        if self._callback is None:
+            return
+        try:
+            self._callback(event)
+        except Exception:  # an observer must never break a turn
+            _LOGGER.exception("[%s] turn event callback failed", self.id)
+
+    @contextlib.contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        started = time.perf_counter()
+        self.emit(TurnEventType.STAGE_START, name)
+        try:
+            yield
+        finally:
+            self.timings_ms[name] = (time.perf_counter() - started) * 1000
+            self.emit(TurnEventType.STAGE_END, name, duration_ms=self.timings_ms[name])
+
+    def finish(
+        self, intent: Intent | None, results: Sequence[CommandResult], reply: Reply
+    ) -> TurnResult:
+        self.timings_ms["total"] = self.elapsed_ms()
+        result = TurnResult(self.id, self.text, self.site, self.area, intent,
+                            tuple(results), reply, dict(self.timings_ms))
+        return result

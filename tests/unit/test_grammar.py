@@ -1,0 +1,109 @@
+"""The grammar: HA sentences + ours, slot lists from the registry, speaker's area."""
+
+from __future__ import annotations
+
+import pytest
+
+from assistant.act.registry import Area, Device, Registry
+from assistant.understand.grammar import GrammarRecognizer, NoMatch
+from integrations.base import DeviceKind, DeviceSpec, Trait
+
+LIGHT = DeviceSpec(DeviceKind.LIGHT, frozenset({Trait.ON_OFF, Trait.BRIGHTNESS}))
+PURIFIER = DeviceSpec(DeviceKind.PURIFIER, frozenset({Trait.ON_OFF, Trait.FAN_SPEED}))
+VACUUM = DeviceSpec(DeviceKind.VACUUM, frozenset({Trait.VACUUM}))
+
+
+@pytest.fixture(scope="module")
+def recognizer() -> GrammarRecognizer:
+    registry = Registry()
+    registry.add_area(Area("kitchen", "Kitchen", "Ground floor", ("cooking area",)))
+    registry.add_area(Area("living_room", "Living room", "Ground floor"))
+    registry.add_area(Area("bedroom", "Bedroom", "First floor"))
+    for device in (
+        Device("v:lamp", "Living room lamp", LIGHT, "x", "living_room", ("big lamp",)),
+        Device("v:bed", "Bedroom light", LIGHT, "x", "bedroom"),
+        Device("v:k1", "Kitchen light", LIGHT, "x", "kitchen"),
+        Device("v:ap", "Air purifier", PURIFIER, "x", "bedroom"),
+        Device("v:vac", "Robot vacuum", VACUUM, "x", "living_room"),
+    ):
+        registry.add_device(device)
+    return GrammarRecognizer(registry)
+
+
+def _intent(recognizer: GrammarRecognizer, text: str, area: str | None = None):
+    result = recognizer.recognize(text, area_id=area)
+    assert not isinstance(result, NoMatch), f"{text!r} was not understood: {result}"
+    return result
+
+
+def test_name_by_alias(recognizer):
+    intent = _intent(recognizer, "turn on the big lamp")
+    assert (intent.name, intent.slots["name"]) == ("HassTurnOn", "big lamp")
+    assert intent.source == "grammar"
+
+
+def test_brightness_slot(recognizer):
+    intent = _intent(recognizer, "set the bedroom light to 30 percent")
+    assert intent.name == "HassLightSet"
+    assert intent.slots == {"name": "bedroom light", "brightness": 30}
+
+
+def test_name_match_wins_over_area_and_domain(recognizer):
+    # "kitchen light" is both a device name and (area kitchen + domain light).
+    intent = _intent(recognizer, "turn off the kitchen light")
+    assert intent.slots.get("name") == "kitchen light"
+    assert "domain" not in intent.slots
+
+
+def test_area_and_domain(recognizer):
+    intent = _intent(recognizer, "turn off all the lights in the cooking area")
+    assert intent.name == "HassTurnOff"
+    assert intent.slots == {"area": "kitchen", "domain": "light"}
+
+
+def test_speaker_area_is_the_context(recognizer):
+    intent = _intent(recognizer, "turn off the lights in here", area="bedroom")
+    assert intent.slots == {"area": "bedroom", "domain": "light"}
+
+
+def test_no_area_context_means_no_room_command(recognizer):
+    result = recognizer.recognize("turn on the lights")
+    assert isinstance(result, NoMatch)
+
+
+def test_floor(recognizer):
+    intent = _intent(recognizer, "turn off the lights on the ground floor")
+    assert intent.slots == {"floor": "ground_floor", "domain": "light"}
+
+
+def test_state_question(recognizer):
+    intent = _intent(recognizer, "is the air purifier on?")
+    assert intent.name == "HassGetState"
+    assert intent.slots == {"name": "air purifier", "state": "on"}
+
+
+def test_our_vacuum_sentences(recognizer):
+    assert _intent(recognizer, "send the robot vacuum home").name == "HassVacuumReturnToBase"
+    assert _intent(recognizer, "start the robot vacuum").name == "HassVacuumStart"
+
+
+def test_out_of_range_brightness_is_understood(recognizer):
+    intent = _intent(recognizer, "set the bedroom light to 150%")
+    assert intent.slots["brightness"] == 150
+
+
+def test_unknown_area_is_named(recognizer):
+    result = recognizer.recognize("turn on the lights in the garage")
+    assert isinstance(result, NoMatch)
+    assert result.unknown == {"area": "garage"}
+
+
+def test_gibberish(recognizer):
+    result = recognizer.recognize("purple monkey dishwasher")
+    assert isinstance(result, NoMatch) and not result.unknown
+
+
+def test_new_device_is_picked_up(recognizer):
+    registry = recognizer._registry
+    registry.add_device(Device("v:new", "Desk lamp", LIGHT, "x", "bedroom"))
+    assert _intent(recognizer, "turn on the desk lamp").slots["name"] == "desk lamp"
