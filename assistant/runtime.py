@@ -25,7 +25,7 @@ from assistant.pipeline import Pipeline
 from assistant.turn import EventCallback
 from integrations.base import Driver
 from integrations.miio.driver import MiioDriver
-from integrations.miio.spec import MiotSpec, load_spec
+from integrations.miio.spec import MiotSpec, SpecError, load_spec
 from integrations.virtual import VirtualMiioDevice
 
 __all__ = ["Home", "serve", "device_rows"]
@@ -82,7 +82,11 @@ class Home:
                     "(the model string from the Mi Home app or `miiocli device info`)",
                     code="config-model",
                 )
-            spec = load_spec(model, spec_dirs)
+            try:
+                spec = load_spec(model, spec_dirs)
+            except SpecError as err:
+                raise AssistantError(f"devices[{index}] ({entry.name}): {err}",
+                                     code="config-spec") from err
             device_id = await self._connect(entry, spec, miio)
             self.registry.add_device(Device(
                 id=device_id, name=entry.name, spec=spec.device_spec(), driver="miio",
