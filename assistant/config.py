@@ -1,0 +1,479 @@
+"""Frozen, typed settings read from one YAML file.
+
+``load_config(path)`` returns :class:`Settings` or raises :class:`ConfigError` whose
+``problems`` are lines ``file:line:col: key.path: message``, all of them, not only the first.
+Secrets (``!env``, ``!secret``, ``!credential``) become :class:`Secret` objects and never
+appear in a problem or a ``repr``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import ipaddress
+import os
+import re
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal, TypeAlias, get_args
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+    StringConstraints,
+    ValidationError,
+    ValidationInfo,
+    model_validator,
+)
+from pydantic_core import ErrorDetails, PydanticCustomError
+
+from assistant._yaml import UNRESOLVED, Document, Loc, Problem, format_path, load_document
+from assistant.errors import ConfigError
+from assistant.secrets import Secret, SecretResolver
+
+__all__ = [
+    "AreaSettings",
+    "ConfigError",
+    "ControlSettings",
+    "DeviceSettings",
+    "LoggingSettings",
+    "MiioDeviceSettings",
+    "MiioSettings",
+    "Secret",
+    "SecretValue",
+    "Settings",
+    "SiteSettings",
+    "VirtualDeviceSettings",
+    "default_config_path",
+    "load_config",
+    "parse_config",
+    "resolve_control_socket",
+    "resolve_state_dir",
+]
+
+SYSTEM_CONFIG = Path("/etc/mimo-assistant/config.yaml")
+_TOKEN = re.compile(r"[0-9a-fA-F]{32}")
+_ONE_TRANSPORT = "a device needs exactly one of: miio, virtual"
+_LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)")
+
+
+# --- field types ---------------------------------------------------------------------------
+
+
+def _check_host(value: str) -> str:
+    """An IPv4 address or an RFC 1123 hostname."""
+    labels = value.rstrip(".").split(".")
+    if all(label.isdigit() for label in labels):
+        try:
+            ipaddress.IPv4Address(value)
+        except ValueError:
+            raise PydanticCustomError("host", "expected an IPv4 address or a hostname") from None
+        return value
+    if len(value) > 253 or not all(_LABEL.fullmatch(label) for label in labels):
+        raise PydanticCustomError("host", "expected an IPv4 address or a hostname")
+    return value
+
+
+def _check_loopback(value: str) -> str:
+    """An IPv4 address in 127.0.0.0/8 (virtual devices never leave the machine)."""
+    try:
+        address = ipaddress.IPv4Address(value)
+    except ValueError:
+        address = None
+    if address is None or not address.is_loopback:
+        raise PydanticCustomError("loopback", "must be an IPv4 address in 127.0.0.0/8")
+    return value
+
+
+def _check_token(value: Secret) -> Secret:
+    """Exactly 32 hex digits; the message never repeats the token."""
+    if not _TOKEN.fullmatch(value.reveal()):
+        raise PydanticCustomError("token", "a miio token must be exactly 32 hexadecimal digits")
+    return value
+
+
+def _non_empty_path(value: object) -> object:
+    if isinstance(value, str) and not value.strip():
+        raise PydanticCustomError("path_empty", "must not be empty")
+    return value
+
+
+def _resolve_path(value: Path, info: ValidationInfo) -> Path:
+    """Expand ``~``; a relative path is taken from the config file's directory."""
+    value = value.expanduser()
+    base = (info.context or {}).get("base_dir")
+    if base is not None and not value.is_absolute():
+        value = Path(base) / value
+    return value
+
+
+def _upper(value: object) -> object:
+    return value.upper() if isinstance(value, str) else value
+
+
+SecretValue: TypeAlias = Secret
+"""A field holding a secret: accepts a ``Secret`` or a plain string (wrapped)."""
+Name = Annotated[StrictStr, StringConstraints(strip_whitespace=True, min_length=1)]
+Port = Annotated[StrictInt, Field(ge=1, le=65535)]
+Host = Annotated[StrictStr, AfterValidator(_check_host)]
+LoopbackHost = Annotated[StrictStr, AfterValidator(_check_loopback)]
+MiioToken = Annotated[SecretValue, AfterValidator(_check_token)]
+ConfigPath = Annotated[Path, BeforeValidator(_non_empty_path), AfterValidator(_resolve_path)]
+LogLevel = Annotated[Literal["DEBUG", "INFO", "WARNING", "ERROR"], BeforeValidator(_upper)]
+
+
+# --- models ----------------------------------------------------------------------------------
+
+
+class _Section(BaseModel):
+    """Base of every settings model: frozen, no unknown keys, inputs never echoed."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _empty_means_default(cls, data: Any) -> Any:
+        """``key:`` with nothing after it means the default, for fields that have one."""
+        if not isinstance(data, dict):
+            return data
+        return {key: value for key, value in data.items() if not _use_default(cls, key, value)}
+
+
+def _use_default(model: type[BaseModel], key: str, value: Any) -> bool:
+    field = model.model_fields.get(key)
+    if value is not None or field is None or field.is_required():
+        return False
+    return field.default_factory is not None or field.default is not None
+
+
+class AreaSettings(_Section):
+    """A room or zone; devices and the site name areas by name or alias."""
+
+    name: Name
+    floor: Name | None = None
+    aliases: tuple[Name, ...] = ()
+
+
+class SiteSettings(_Section):
+    """Where text turns come from."""
+
+    name: Name = "default"
+    area: Name | None = None
+    """The speaker's area for text turns."""
+
+
+class MiioDeviceSettings(_Section):
+    """A device spoken to with the miio protocol on the LAN."""
+
+    host: Host
+    token: MiioToken
+    model: Name | None = None
+    port: Port = 54321
+
+
+class VirtualDeviceSettings(_Section):
+    """A virtual device that speaks the real miio protocol on the loopback interface."""
+
+    model: Name
+    host: LoopbackHost | None = None
+    port: Port | None = None
+
+
+class DeviceSettings(_Section):
+    """One device: its name, where it is, and how it is reached (miio or virtual)."""
+
+    name: Name
+    area: Name | None = None
+    aliases: tuple[Name, ...] = ()
+    exposed: StrictBool = True
+    """The LLM may see and act on it."""
+    sensitive: StrictBool = False
+    """Acting on it needs a confirmation."""
+    miio: MiioDeviceSettings | None = None
+    virtual: VirtualDeviceSettings | None = None
+
+    @model_validator(mode="after")
+    def _one_transport(self) -> DeviceSettings:
+        if (self.miio is None) == (self.virtual is None):
+            raise PydanticCustomError("device_transport", _ONE_TRANSPORT)
+        return self
+
+
+class MiioSettings(_Section):
+    """Settings shared by every miio device."""
+
+    spec_dirs: tuple[ConfigPath, ...] = ()
+    """Extra folders of MIoT spec files."""
+    deadline: Annotated[StrictFloat, Field(ge=0.2, le=30)] = 2.0
+    """Time allowed for one device call, seconds."""
+    poll_interval: Annotated[StrictFloat, Field(ge=1)] = 30.0
+    """Time between state polls, seconds."""
+
+
+class ControlSettings(_Section):
+    """The local control socket (used by the CLI)."""
+
+    socket: ConfigPath | None = None
+    """Default: ``<state_dir>/control.sock``."""
+
+
+class LoggingSettings(_Section):
+    """Logging."""
+
+    level: LogLevel = "INFO"
+
+
+class Settings(_Section):
+    """The whole configuration; ``Settings()`` is a valid, empty home."""
+
+    state_dir: ConfigPath | None = None
+    language: Name = "en"
+    site: SiteSettings = Field(default_factory=SiteSettings)
+    areas: tuple[AreaSettings, ...] = ()
+    devices: tuple[DeviceSettings, ...] = ()
+    miio: MiioSettings = Field(default_factory=MiioSettings)
+    control: ControlSettings = Field(default_factory=ControlSettings)
+    logging: LoggingSettings = Field(default_factory=LoggingSettings)
+
+
+# --- loading ---------------------------------------------------------------------------------
+
+
+def default_config_path() -> Path:
+    """``./config.yaml`` if it exists, else ``/etc/mimo-assistant/config.yaml``."""
+    local = Path("config.yaml")
+    return local if local.is_file() else SYSTEM_CONFIG
+
+
+def resolve_state_dir(settings: Settings, environ: Mapping[str, str] | None = None) -> Path:
+    """``state_dir``, else ``$STATE_DIRECTORY`` (first entry), else the XDG state home."""
+    if settings.state_dir is not None:
+        return settings.state_dir
+    env = os.environ if environ is None else environ
+    first = env.get("STATE_DIRECTORY", "").split(":")[0]
+    if first:
+        return Path(first)
+    return Path("~/.local/state/mimo-assistant").expanduser()
+
+
+def resolve_control_socket(settings: Settings, environ: Mapping[str, str] | None = None) -> Path:
+    """``control.socket``, else ``<state_dir>/control.sock``."""
+    if settings.control.socket is not None:
+        return settings.control.socket
+    return resolve_state_dir(settings, environ) / "control.sock"
+
+
+def load_config(path: str | Path, *, environ: Mapping[str, str] | None = None) -> Settings:
+    """Read and validate the configuration file at ``path``; raise ``ConfigError``."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeError) as err:
+        reason = err.strerror if isinstance(err, OSError) and err.strerror else str(err)
+        raise ConfigError([f"{path}: cannot read the configuration: {reason}"]) from None
+    return parse_config(text, source=str(path), base_dir=path.absolute().parent, environ=environ)
+
+
+def parse_config(
+    text: str,
+    *,
+    source: str = "<string>",
+    base_dir: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Settings:
+    """Validate configuration text; ``base_dir`` (default: cwd) anchors relative paths and
+    ``secrets.yaml``; ``environ`` (default: ``os.environ``) serves ``!env``/``!credential``."""
+    base = Path(base_dir) if base_dir is not None else Path.cwd()
+    resolver = SecretResolver(base, os.environ if environ is None else environ)
+    doc = load_document(text, resolver.tags())
+    problems = list(doc.problems)
+    settings: Settings | None = None
+    if not any(problem.where == "<syntax>" for problem in problems):
+        data = {} if doc.data is None else doc.data
+        try:
+            settings = Settings.model_validate(data, context={"base_dir": base})
+        except ValidationError as err:
+            problems += _from_pydantic(err, doc)
+        problems += [_at(doc, loc, message) for loc, message in _check_references(data)]
+    if problems or settings is None:
+        problems.sort(key=lambda problem: (problem.mark.line, problem.mark.col))
+        lines = [f"{source}:{p.mark}: {p.where}: {p.message}" for p in problems]
+        raise ConfigError(list(dict.fromkeys(lines)))
+    return settings
+
+
+# --- pydantic errors -> problems -------------------------------------------------------------
+
+_TYPE_MESSAGES = {
+    "missing": "field required",
+    "string_type": "expected a string",
+    "int_type": "expected a whole number",
+    "float_type": "expected a number",
+    "bool_type": "expected true or false",
+    "list_type": "expected a list",
+    "tuple_type": "expected a list",
+    "dict_type": "expected a mapping",
+    "model_type": "expected a mapping",
+    "model_attributes_type": "expected a mapping",
+    "path_type": "expected a path",
+    "string_too_short": "must not be empty",
+}
+
+
+def _from_pydantic(err: ValidationError, doc: Document) -> list[Problem]:
+    """One problem per pydantic error, placed on its YAML node; unresolved inputs skipped."""
+    problems = []
+    for error in err.errors(include_url=False):
+        if error.get("input") is UNRESOLVED:
+            continue
+        loc = tuple(error["loc"])
+        mark = doc.mark_for(loc, error["type"])
+        problems.append(Problem(mark, format_path(loc), _describe(error, loc)))
+    return problems
+
+
+def _describe(error: ErrorDetails, loc: Loc) -> str:
+    """A short message for people; never includes the input value."""
+    kind, ctx = error["type"], error.get("ctx") or {}
+    value = error.get("input")
+    if kind == "extra_forbidden":
+        return _unknown_key(loc)
+    if kind in _TYPE_MESSAGES:
+        message = _TYPE_MESSAGES[kind]
+        if isinstance(value, Secret):
+            return f"{message}; a secret is not allowed here"
+        if kind == "bool_type" and str(value).lower() in ("yes", "no", "on", "off"):
+            return f"{message} (in YAML 1.2, yes/no/on/off are strings)"
+        return f"{message}, but the value is empty" if value is None else message
+    bounds = {
+        "greater_than_equal": ("at least", "ge"),
+        "less_than_equal": ("at most", "le"),
+        "greater_than": ("more than", "gt"),
+        "less_than": ("less than", "lt"),
+    }
+    if kind in bounds:
+        words, key = bounds[kind]
+        return f"must be {words} {ctx.get(key)}"
+    if kind == "literal_error":
+        return f"expected {ctx.get('expected')}"
+    return str(error["msg"]).removeprefix("Value error, ")
+
+
+def _unknown_key(loc: Loc) -> str:
+    """``unknown key 'tokn'``, with a suggestion when one known key is close."""
+    key = str(loc[-1]) if loc else ""
+    model = _model_at(loc[:-1])
+    known = sorted(model.model_fields) if model is not None else []
+    close = difflib.get_close_matches(key, known, n=1, cutoff=0.75)
+    hint = f" (did you mean '{close[0]}'?)" if close else ""
+    return f"unknown key '{key}'{hint}"
+
+
+def _model_at(loc: Loc) -> type[BaseModel] | None:
+    model: type[BaseModel] | None = Settings
+    for part in loc:
+        if isinstance(part, int) or model is None:
+            continue
+        field = model.model_fields.get(part)
+        model = _inner_model(field.annotation) if field is not None else None
+    return model
+
+
+def _inner_model(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in get_args(annotation):
+        found = _inner_model(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _at(doc: Document, loc: Loc, message: str) -> Problem:
+    return Problem(doc.mark_for(loc), format_path(loc), message)
+
+
+# --- cross-references (on the raw data, so they are reported alongside type errors) ---------
+
+
+def _named(data: dict[str, Any], section: str) -> Iterator[tuple[int, dict[str, Any], str]]:
+    """``(index, item, name)`` for the items of ``section`` that have a string name."""
+    items = data.get(section)
+    if not isinstance(items, list):
+        return
+    for index, item in enumerate(items):
+        if isinstance(item, dict) and isinstance(item.get("name"), str) and item["name"].strip():
+            yield index, item, item["name"].strip()
+
+
+def _aliases(item: dict[str, Any]) -> Iterator[tuple[int, str]]:
+    aliases = item.get("aliases")
+    if isinstance(aliases, list):
+        for index, alias in enumerate(aliases):
+            if isinstance(alias, str) and alias.strip():
+                yield index, alias.strip()
+
+
+def _check_references(data: Any) -> list[tuple[Loc, str]]:
+    """Unique names, aliases that shadow names, areas that exist."""
+    if not isinstance(data, dict):
+        return []
+    problems = _check_unique(data, "areas", "area") + _check_unique(data, "devices", "device")
+    return problems + _check_areas(data) + _check_transports(data)
+
+
+def _check_transports(data: dict[str, Any]) -> list[tuple[Loc, str]]:
+    """Exactly one of miio/virtual per device (also checked by the model, once fields pass)."""
+    devices = data.get("devices")
+    return [
+        (("devices", index), _ONE_TRANSPORT)
+        for index, item in enumerate(devices if isinstance(devices, list) else [])
+        if isinstance(item, dict)
+        and sum(item.get(key) is not None for key in ("miio", "virtual")) != 1
+    ]
+
+
+def _check_unique(data: dict[str, Any], section: str, what: str) -> list[tuple[Loc, str]]:
+    problems: list[tuple[Loc, str]] = []
+    names: dict[str, tuple[int, str]] = {}
+    for index, _item, name in _named(data, section):
+        first = names.setdefault(name.casefold(), (index, name))
+        if first[0] != index:
+            where = format_path((section, first[0]))
+            problems.append(((section, index, "name"), f"duplicate {what} name '{name}' ({where})"))
+    for index, item, _name in _named(data, section):
+        for alias_index, alias in _aliases(item):
+            other = names.get(alias.casefold())
+            if other is not None and other[0] != index:
+                message = f"alias '{alias}' is already the name of {what} '{other[1]}'"
+                problems.append(((section, index, "aliases", alias_index), message))
+    return problems
+
+
+def _check_areas(data: dict[str, Any]) -> list[tuple[Loc, str]]:
+    """Every ``area`` of a device (and the site) names a known area or area alias."""
+    known: dict[str, str] = {}
+    for _index, item, name in _named(data, "areas"):
+        known[name.casefold()] = name
+        known.update((alias.casefold(), name) for _i, alias in _aliases(item))
+    names = sorted(set(known.values()), key=str.casefold)
+    listing = f"known: {', '.join(names)}" if names else "no areas are defined"
+    refs: list[tuple[Loc, Any]] = []
+    site = data.get("site")
+    if isinstance(site, dict):
+        refs.append((("site", "area"), site.get("area")))
+    devices = data.get("devices")
+    for index, item in enumerate(devices if isinstance(devices, list) else []):
+        if isinstance(item, dict):
+            refs.append((("devices", index, "area"), item.get("area")))
+    return [
+        (loc, f"unknown area '{area.strip()}'; {listing}")
+        for loc, area in refs
+        if isinstance(area, str) and area.strip() and area.strip().casefold() not in known
+    ]
