@@ -41,7 +41,8 @@ class Home:
         self.state_dir = resolve_state_dir(settings)
         self.registry = Registry()
         self._callback = callback
-        self._virtual: list[VirtualMiioDevice] = []
+        self.virtual_devices: dict[str, VirtualMiioDevice] = {}
+        """Device id -> the virtual device serving it (demo home and tests)."""
         self._drivers: dict[str, Driver] = {}
         self.pipeline: Pipeline | None = None
 
@@ -114,7 +115,7 @@ class Home:
             state_file=self.state_dir / "virtual" / f"{slugify(entry.name)}.json",
         )
         await virtual.start()
-        self._virtual.append(virtual)
+        self.virtual_devices[device_id] = virtual
         host, port = virtual.address
         miio.add_device(device_id, host=host, token=token, spec=spec, port=port)
         return device_id
@@ -123,7 +124,7 @@ class Home:
         for driver in self._drivers.values():
             with contextlib.suppress(Exception):
                 await driver.stop()
-        for virtual in self._virtual:
+        for virtual in self.virtual_devices.values():
             with contextlib.suppress(Exception):
                 await virtual.stop()
 
@@ -173,13 +174,27 @@ async def serve(settings: Settings) -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        async with ControlServer(resolve_control_socket(settings), handle):
+        async with ControlServer(resolve_control_socket(settings), handle), \
+                asyncio.TaskGroup() as tasks:
             _sd_notify("READY=1")
             _LOGGER.info("mimo-assistant ready: %d devices in %d areas",
                          len(home.registry.devices()), len(home.registry.areas()))
+            watchdog = tasks.create_task(_watchdog(), name="systemd-watchdog")
             await stop.wait()
             _sd_notify("STOPPING=1")
+            watchdog.cancel()
         _LOGGER.info("mimo-assistant stopping")
+
+
+async def _watchdog() -> None:
+    """Ping systemd's watchdog at half its interval, while the loop is alive."""
+    usec = os.environ.get("WATCHDOG_USEC", "")
+    if not usec.isdigit() or int(usec) <= 0:
+        return
+    interval = int(usec) / 1_000_000 / 2
+    while True:
+        _sd_notify("WATCHDOG=1")
+        await asyncio.sleep(interval)
 
 
 def _sd_notify(message: str) -> None:
