@@ -185,3 +185,18 @@ async def test_state_survives_a_restart(tmp_path):
     async with Home(settings) as home:
         state = home.registry.state("virtual:bedroom_light")
         assert state.available and state.values["brightness"] == 30
+
+
+async def test_multi_device_commands_run_concurrently(home):
+    lights = [home.virtual_devices[d] for d in
+              ("virtual:kitchen_ceiling_light", "virtual:kitchen_counter_light")]
+    for light in lights:
+        light.delay = 0.15
+        light.requests.clear()
+    result = await say(home, "turn on the lights in the kitchen")
+    assert all(r.ok for r in result.results)
+    first_sets = [next(r for r in light.requests if r.method == "set_properties")
+                  for light in lights]
+    a, b = first_sets
+    # Each light received its command before the other one answered: they overlapped.
+    assert a.received_at < b.answered_at and b.received_at < a.answered_at

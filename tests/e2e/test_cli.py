@@ -1,0 +1,148 @@
+"""The command line as a user runs it: subprocesses, the default demo home, a daemon."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.integration.home import write_home
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def cli(*args: str, cwd: Path = ROOT, timeout: float = 60) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "assistant", *args],
+        cwd=cwd, capture_output=True, text=True, timeout=timeout, env=os.environ.copy(),
+    )
+
+
+def test_default_config_demo_home_say_twice(tmp_path):
+    """The README's first command: the embedded demo home, nothing else running."""
+    first = cli("say", "turn on the living room lamp")
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.strip() == "Turned on the living room lamp"
+    second = cli("say", "--json", "is the living room lamp on?")
+    assert second.returncode == 0, second.stderr
+    result = json.loads(second.stdout)
+    assert result["reply"].startswith("Yes, the living room lamp is on")
+    assert result["intent"]["name"] == "HassGetState"
+    assert result["source"] == "grammar"
+    assert set(result["timings_ms"]) >= {"understand", "act", "total"}
+    assert (tmp_path / "state" / "virtual").is_dir()  # STATE_DIRECTORY from conftest
+
+
+def test_say_json_shape(tmp_path):
+    config = write_home(tmp_path)
+    out = cli("say", "-c", str(config), "--json", "turn off all the lights in the kitchen")
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout)
+    assert result["text"] == "turn off all the lights in the kitchen"
+    assert result["intent"] == {"name": "HassTurnOff", "slots": {"area": "kitchen", "domain": "light"}}
+    assert {r["device"] for r in result["results"]} == {
+        "virtual:kitchen_ceiling_light", "virtual:kitchen_counter_light"}
+    assert all(r["ok"] and r["error"] is None for r in result["results"])
+    assert result["reply"] == "Turned off the lights in the kitchen"
+
+
+def test_say_that_cannot_be_done_exits_1(tmp_path):
+    config = write_home(tmp_path)
+    out = cli("say", "-c", str(config), "turn on the garage lamp")
+    assert out.returncode == 1
+    assert "garage" in out.stdout
+
+
+def test_devices_table(tmp_path):
+    config = write_home(tmp_path)
+    out = cli("devices", "-c", str(config))
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[0].split() == ["NAME", "AREA", "KIND", "STATE", "AVAILABLE"]
+    lamp = next(line for line in lines if line.startswith("Living room lamp"))
+    assert "light" in lamp and lamp.rstrip().endswith("yes")
+    assert len(lines) == 11
+
+
+def test_check_config_reports_file_line_col(tmp_path):
+    secrets = tmp_path / "secrets.yaml"
+    secrets.write_text("lamp_token: not-a-hex-token-but-secret-0001\n")
+    secrets.chmod(0o600)
+    bad = tmp_path / "my.yaml"
+    bad.write_text(
+        "areas:\n"
+        "  - {name: Kitchen}\n"
+        "devices:\n"
+        "  - name: Lamp\n"
+        "    area: Kitchen\n"
+        "    miio: {host: 192.168.1.20, token: !secret lamp_token, model: yeelink.light.color4}\n"
+    )
+    out = cli("check-config", "-c", str(bad))
+    assert out.returncode == 2
+    assert out.stderr.startswith(f"{bad}:6:")
+    assert "devices[0].miio.token:" in out.stderr
+    assert "not-a-hex-token-but-secret-0001" not in out.stderr + out.stdout
+    good = cli("check-config", "-c", str(write_home(tmp_path / "good")))
+    assert good.returncode == 0 and "OK" in good.stdout
+
+
+def _wait_for_socket(path: Path, proc: subprocess.Popen, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"daemon exited: {proc.stderr.read()}")
+        if path.exists():
+            with socket.socket(socket.AF_UNIX) as sock:
+                try:
+                    sock.connect(str(path))
+                    return
+                except OSError:
+                    pass
+        time.sleep(0.05)
+    raise AssertionError("daemon did not open its control socket")
+
+
+@pytest.fixture
+def daemon(tmp_path):
+    config = write_home(tmp_path)
+    log = open(tmp_path / "daemon.log", "w+")
+    proc = subprocess.Popen([sys.executable, "-m", "assistant", "run", "-c", str(config)],
+                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=log, text=True)
+    proc.stderr = open(tmp_path / "daemon.log")  # for error messages
+    sock = tmp_path / "state" / "control.sock"
+    try:
+        _wait_for_socket(sock, proc)
+        yield config, sock, proc, tmp_path / "daemon.log"
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=20)
+        log.close()
+
+
+def test_daemon_serves_say_over_the_control_socket(daemon):
+    config, sock, proc, log = daemon
+    assert stat.S_IMODE(sock.stat().st_mode) == 0o600
+    out = cli("say", "-c", str(config), "--json", "turn on the bedroom light")
+    assert out.returncode == 0, out.stderr
+    turn_id = json.loads(out.stdout)["turn_id"]
+    assert f"[{turn_id}]" in log.read_text()  # the daemon ran this turn, not the CLI
+    # Garbage on the socket gets an error; the daemon keeps serving.
+    with socket.socket(socket.AF_UNIX) as raw:
+        raw.connect(str(sock))
+        raw.sendall(b"this is not json\n")
+        answer = json.loads(raw.makefile().readline())
+    assert answer["ok"] is False and "not JSON" in answer["error"]
+    out = cli("say", "-c", str(config), "is the bedroom light on")
+    assert out.returncode == 0 and out.stdout.startswith("Yes"), out.stdout + out.stderr
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=20) == 0
+    assert not sock.exists()
