@@ -1,0 +1,1 @@
+"""Bundled compact MIoT spec files (data); ``_compact`` regenerates them."""
