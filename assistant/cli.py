@@ -18,6 +18,7 @@ from assistant.config import Settings, default_config_path, load_config, resolve
 from assistant.control import request
 from assistant.errors import AssistantError, ConfigError, ControlError
 from assistant.secrets import Secret
+from integrations.miio.spec import check_models
 
 __all__ = ["main"]
 
@@ -51,7 +52,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     path = args.config or default_config_path()
     try:
-        settings = load_config(path)
+        settings = load_config(path, checks=[check_models])
     except ConfigError as err:
         for problem in err.problems:
             print(problem, file=sys.stderr)

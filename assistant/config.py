@@ -12,7 +12,7 @@ import difflib
 import ipaddress
 import os
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeAlias, get_args
 
@@ -39,6 +39,7 @@ from assistant.secrets import Secret, SecretResolver
 
 __all__ = [
     "AreaSettings",
+    "Check",
     "ConfigError",
     "ControlSettings",
     "DeviceSettings",
@@ -269,7 +270,16 @@ def resolve_control_socket(settings: Settings, environ: Mapping[str, str] | None
     return resolve_state_dir(settings, environ) / "control.sock"
 
 
-def load_config(path: str | Path, *, environ: Mapping[str, str] | None = None) -> Settings:
+Check = Callable[["Settings"], Iterable[tuple[Loc, str]]]
+"""An extra check run on valid settings: yields (key path, message) problems."""
+
+
+def load_config(
+    path: str | Path,
+    *,
+    environ: Mapping[str, str] | None = None,
+    checks: Sequence[Check] = (),
+) -> Settings:
     """Read and validate the configuration file at ``path``; raise ``ConfigError``."""
     path = Path(path)
     try:
@@ -277,7 +287,9 @@ def load_config(path: str | Path, *, environ: Mapping[str, str] | None = None) -
     except (OSError, UnicodeError) as err:
         reason = err.strerror if isinstance(err, OSError) and err.strerror else str(err)
         raise ConfigError([f"{path}: cannot read the configuration: {reason}"]) from None
-    return parse_config(text, source=str(path), base_dir=path.absolute().parent, environ=environ)
+    return parse_config(
+        text, source=str(path), base_dir=path.absolute().parent, environ=environ, checks=checks
+    )
 
 
 def parse_config(
@@ -286,8 +298,9 @@ def parse_config(
     source: str = "<string>",
     base_dir: Path | None = None,
     environ: Mapping[str, str] | None = None,
+    checks: Sequence[Check] = (),
 ) -> Settings:
-    """Validate configuration text; ``base_dir`` (default: cwd) anchors relative paths and
+    """Validate configuration text; ``checks`` run on settings that passed validation; ``base_dir`` (default: cwd) anchors relative paths and
     ``secrets.yaml``; ``environ`` (default: ``os.environ``) serves ``!env``/``!credential``."""
     base = Path(base_dir) if base_dir is not None else Path.cwd()
     resolver = SecretResolver(base, os.environ if environ is None else environ)
@@ -300,6 +313,9 @@ def parse_config(
             settings = Settings.model_validate(data, context={"base_dir": base})
         except ValidationError as err:
             problems += _from_pydantic(err, doc)
+        else:
+            for check in checks:
+                problems += [_at(doc, loc, message) for loc, message in check(settings)]
         problems += [_at(doc, loc, message) for loc, message in _check_references(data)]
     if problems or settings is None:
         problems.sort(key=lambda problem: (problem.mark.line, problem.mark.col))

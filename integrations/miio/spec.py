@@ -24,6 +24,8 @@ __all__ = [
     "MiotSpec",
     "SpecError",
     "SpecNotFound",
+    "MODEL_REQUIRED",
+    "check_models",
     "bundled_models",
     "load_spec",
     "parse_spec",
@@ -273,9 +275,37 @@ def load_spec(model: str, extra_dirs: Sequence[Path] = ()) -> MiotSpec:
             _LOGGER.debug("loading MIoT spec for %s from %s", model, path)
             return _read_spec(path, model)
     searched = ", ".join(str(d) for d in dirs)
-    raise SpecNotFound(f"no MIoT spec for model {model!r} (searched: {searched})")
+    raise SpecNotFound(
+        f"no MIoT spec for model {model!r} (searched: {searched}); save its instance JSON "
+        f"as {model}.json in a folder named in miio.spec_dirs"
+    )
 
 
 def bundled_models() -> tuple[str, ...]:
     """Models with a bundled spec file, sorted."""
     return tuple(sorted(p.stem for p in BUNDLED_SPECS.glob("*.json")))
+
+
+MODEL_REQUIRED = (
+    "'model' is required: the model string (e.g. yeelink.light.color4) shown by the Mi Home "
+    "app or `miiocli device --ip IP --token TOKEN info`"
+)
+
+
+def check_models(settings: Any) -> Iterator[tuple[tuple[str | int, ...], str]]:
+    """Config check: every miio/virtual device names a model with a spec we can load.
+
+    Yields ``(key path, message)`` for ``assistant.config.load_config(checks=...)``.
+    """
+    for index, device in enumerate(settings.devices):
+        transport = "miio" if device.miio is not None else "virtual"
+        entry = device.miio or device.virtual
+        if entry is None:
+            continue
+        if entry.model is None:
+            yield ("devices", index, transport), MODEL_REQUIRED
+            continue
+        try:
+            load_spec(entry.model, settings.miio.spec_dirs)
+        except SpecError as err:
+            yield ("devices", index, transport, "model"), str(err)

@@ -146,3 +146,30 @@ def test_daemon_serves_say_over_the_control_socket(daemon):
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=20) == 0
     assert not sock.exists()
+
+
+def test_check_config_names_unknown_and_missing_models(tmp_path):
+    bad = tmp_path / "models.yaml"
+    bad.write_text(
+        "devices:\n"
+        "  - name: Toaster\n"
+        "    virtual: {model: acme.toaster.t1}\n"
+        "  - name: Lamp\n"
+        "    miio: {host: 192.168.1.20, token: 00112233445566778899aabbccddeeff}\n"
+    )
+    out = cli("check-config", "-c", str(bad))
+    assert out.returncode == 2
+    lines = out.stderr.splitlines()
+    assert lines[0].startswith(f"{bad}:3:22: devices[0].virtual.model: no MIoT spec for model "
+                               "'acme.toaster.t1'")
+    assert lines[1].startswith(f"{bad}:5:11: devices[1].miio: 'model' is required")
+    assert "00112233445566778899aabbccddeeff" not in out.stderr
+
+
+def test_debug_logs_never_show_a_token(tmp_path):
+    from tests.integration.home import offline_hall_light
+    config = write_home(tmp_path, offline_hall_light())
+    out = cli("say", "-v", "-c", str(config), "turn on the lights in the kitchen")
+    assert "DEBUG" in out.stderr  # the debug log really was on
+    assert "hall light is not responding" in out.stdout
+    assert "00112233445566778899aabbccddeeff" not in out.stdout + out.stderr
