@@ -25,7 +25,7 @@ from assistant.pipeline import Pipeline
 from assistant.turn import EventCallback
 from integrations.base import Driver
 from integrations.miio.driver import MiioDriver
-from integrations.miio.spec import MiotSpec, SpecError, load_spec
+from integrations.miio.spec import MODEL_REQUIRED, MiotSpec, SpecError, load_spec
 from integrations.virtual import VirtualMiioDevice
 
 __all__ = ["Home", "serve", "device_rows"]
@@ -47,7 +47,6 @@ class Home:
         self.pipeline: Pipeline | None = None
 
     async def __aenter__(self) -> Home:
-        self.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         try:
             await self._build()
         except BaseException:
@@ -68,26 +67,29 @@ class Home:
             raise AssistantError(f"unknown area {name!r}; known areas: {known}", code="no-area")
         return area.id
 
+    def _prepare(self) -> list[MiotSpec]:
+        """The blocking part of starting (files): state folder, each device's spec."""
+        self.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        specs = []
+        for index, entry in enumerate(self.settings.devices):
+            model = (entry.virtual or entry.miio).model  # type: ignore[union-attr]
+            try:
+                if model is None:
+                    raise SpecError(MODEL_REQUIRED)
+                specs.append(load_spec(model, self.settings.miio.spec_dirs))
+            except SpecError as err:
+                raise AssistantError(f"devices[{index}] ({entry.name}): {err}",
+                                     code="config-spec") from err
+        return specs
+
     async def _build(self) -> None:
         s = self.settings
+        specs = await asyncio.to_thread(self._prepare)
         for area in s.areas:
             self.registry.add_area(Area(slugify(area.name), area.name, area.floor, tuple(area.aliases)))
         miio = MiioDriver(self.registry, deadline=s.miio.deadline, poll_interval=s.miio.poll_interval)
         self._drivers["miio"] = miio
-        spec_dirs = tuple(s.miio.spec_dirs)
-        for index, entry in enumerate(s.devices):
-            model = (entry.virtual or entry.miio).model  # type: ignore[union-attr]
-            if model is None:
-                raise AssistantError(
-                    f"devices[{index}] ({entry.name}): miio.model is required "
-                    "(the model string from the Mi Home app or `miiocli device info`)",
-                    code="config-model",
-                )
-            try:
-                spec = load_spec(model, spec_dirs)
-            except SpecError as err:
-                raise AssistantError(f"devices[{index}] ({entry.name}): {err}",
-                                     code="config-spec") from err
+        for entry, spec in zip(s.devices, specs, strict=True):
             device_id = await self._connect(entry, spec, miio)
             self.registry.add_device(Device(
                 id=device_id, name=entry.name, spec=spec.device_spec(), driver="miio",
@@ -96,8 +98,9 @@ class Home:
             ))
         await miio.start()
         dispatcher = Dispatcher(self.registry, self._drivers)
-        self.pipeline = Pipeline(self.registry, dispatcher, language=s.language,
-                                 callback=self._callback)
+        self.pipeline = await asyncio.to_thread(
+            Pipeline, self.registry, dispatcher, language=s.language, callback=self._callback
+        )
         await asyncio.to_thread(self.pipeline.warm_up)
 
     async def _connect(self, entry: DeviceSettings, spec: MiotSpec, miio: MiioDriver) -> str:

@@ -200,3 +200,22 @@ async def test_multi_device_commands_run_concurrently(home):
     a, b = first_sets
     # Each light received its command before the other one answered: they overlapped.
     assert a.received_at < b.answered_at and b.received_at < a.answered_at
+
+
+async def test_a_turn_never_blocks_the_loop(home):
+    from blockbuster import blockbuster_ctx
+
+    with blockbuster_ctx(["assistant", "intents", "integrations"]):
+        result = await say(home, "turn on the lights in the kitchen")
+        assert result.reply.ok
+        result = await say(home, "is the air purifier on")
+        assert result.reply.text.startswith("No")
+
+
+async def test_starting_and_stopping_never_block_the_loop(tmp_path):
+    from blockbuster import blockbuster_ctx
+
+    settings = load_home(tmp_path)
+    with blockbuster_ctx(["assistant", "intents", "integrations"]):
+        async with Home(settings) as home:
+            assert len(home.registry.devices()) == 10
