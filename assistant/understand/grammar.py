@@ -18,6 +18,7 @@ from typing import Any
 
 import home_assistant_intents
 from hassil import Intents, recognize_all, recognize_best
+from hassil.recognize import MISSING_ENTITY
 from hassil.intents import TextSlotList
 from hassil.models import UnmatchedTextEntity
 from hassil.util import merge_dict
@@ -29,6 +30,17 @@ from assistant.messages import Intent, IntentSource
 __all__ = ["GrammarRecognizer", "NoMatch", "SENTENCES_DIR"]
 
 _LOGGER = logging.getLogger(__name__)
+
+_MAX_UNKNOWN_WORDS = 4
+_GENERIC_WORDS = frozenset({"light", "lights", "lamp", "lamps", "fan", "fans", "the", "room"})
+"""Words that may appear in an unknown name ("garage lamp") even though known names use them."""
+_DEVICE_WORDS = frozenset({"light", "lamp", "fan", "plug", "switch", "curtain", "bulb", "heater"})
+"""A word that, after an unknown area ("garage lamp"), makes it a device name instead."""
+_SENTENCE_WORDS = frozenset({
+    "is", "are", "turn", "switch", "set", "what", "how", "to", "on", "off", "in", "of", "at",
+    "please", "it", "up", "down", "open", "close", "start",
+})
+"""Words of the sentence itself, never part of a name we are missing."""
 
 SENTENCES_DIR = Path(__file__).resolve().parents[2] / "intents" / "sentences"
 
@@ -76,6 +88,7 @@ class GrammarRecognizer:
         self._lists_version = -1
         self._slot_lists: dict[str, TextSlotList] = {}
         self._lock = threading.Lock()
+        self._known_words: frozenset[str] = frozenset()
 
     @property
     def intent_names(self) -> list[str]:
@@ -112,6 +125,14 @@ class GrammarRecognizer:
             slot_texts=texts,
         )
 
+    def _plausible_unknown(self, text: str) -> bool:
+        """Whether ``text`` can be a name we lack, not a swallowed piece of the sentence."""
+        words = normalize_name(text).split()
+        if not words or len(words) > _MAX_UNKNOWN_WORDS or _SENTENCE_WORDS.intersection(words):
+            return False
+        self._current_slot_lists()
+        return not any(word in self._known_words for word in words)
+
     def _explain_no_match(
         self, text: str, slot_lists: Mapping[str, TextSlotList], context: Mapping[str, Any] | None
     ) -> NoMatch:
@@ -128,7 +149,9 @@ class GrammarRecognizer:
             unknown = {
                 e.name: e.text.strip()
                 for e in result.unmatched_entities_list
-                if isinstance(e, UnmatchedTextEntity) and e.text.strip() and e.text != "<missing>"
+                if isinstance(e, UnmatchedTextEntity)
+                and e.text != MISSING_ENTITY
+                and self._plausible_unknown(e.text)
             }
             if not unknown or len(unknown) != len(result.unmatched_entities_list):
                 continue
@@ -136,13 +159,16 @@ class GrammarRecognizer:
             score = len(unknown) * 10 - ("name" in unknown) * 5 - len(result.entities)
             if best is None or score < best[0]:
                 best = (score, NoMatch(text, unknown, result.intent.name))
-        return best[1] if best else NoMatch(text)
+        if best is None:
+            return NoMatch(text)
+        return _as_device_name(best[1])
 
     # --- slot lists -------------------------------------------------------------
     def _current_slot_lists(self) -> dict[str, TextSlotList]:
         with self._lock:
             if self._lists_version != self._registry.version:
                 self._slot_lists = _build_slot_lists(self._registry)
+                self._known_words = _known_words(self._registry)
                 self._lists_version = self._registry.version
             return self._slot_lists
 
@@ -166,6 +192,29 @@ def _build_slot_lists(registry: Registry) -> dict[str, TextSlotList]:
         "area": _text_list(areas),
         "floor": _text_list(floors),
     }
+
+
+def _as_device_name(no_match: NoMatch) -> NoMatch:
+    """'the garage lamp' read as area 'garage' + lights is better told as a device name."""
+    area = no_match.unknown.get("area")
+    if area is None or len(no_match.unknown) != 1:
+        return no_match
+    words = normalize_name(no_match.text).rstrip("?!.").split()
+    wanted = normalize_name(area).split()
+    for i in range(len(words) - len(wanted)):
+        if words[i:i + len(wanted)] == wanted and words[i + len(wanted)] in _DEVICE_WORDS:
+            name = " ".join(wanted + [words[i + len(wanted)]])
+            return NoMatch(no_match.text, {"name": name}, no_match.intent_name)
+    return no_match
+
+
+def _known_words(registry: Registry) -> frozenset[str]:
+    """Words of every device, area and floor name: an unknown name contains none of them."""
+    names = [n for d in registry.devices() for n in d.spoken_names()]
+    names += [n for a in registry.areas() for n in (a.name, *a.aliases)]
+    names += list(registry.floors().values())
+    words = {word for name in names for word in normalize_name(name).split()}
+    return frozenset(words - _GENERIC_WORDS)
 
 
 def _text_list(items: Iterable[tuple[str, str, dict[str, Any]]]) -> TextSlotList:

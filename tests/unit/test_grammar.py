@@ -107,3 +107,37 @@ def test_new_device_is_picked_up(recognizer):
     registry = recognizer._registry
     registry.add_device(Device("v:new", "Desk lamp", LIGHT, "x", "bedroom"))
     assert _intent(recognizer, "turn on the desk lamp").slots["name"] == "desk lamp"
+
+
+def test_unknown_device_name_is_named(recognizer):
+    result = recognizer.recognize("turn on the garage lamp")
+    assert isinstance(result, NoMatch)
+    assert result.unknown == {"name": "garage lamp"}
+
+
+def test_plural_after_unknown_area_stays_an_area(recognizer):
+    result = recognizer.recognize("turn on the garage lights")
+    assert isinstance(result, NoMatch) and result.unknown == {"area": "garage"}
+
+
+def test_pieces_of_the_sentence_are_never_called_names(recognizer):
+    for text in ("is the reading lamp on", "blah blah", "set the study lamp to 20%"):
+        result = recognizer.recognize(text)
+        assert isinstance(result, NoMatch)
+        assert not any(w in v.split() for v in result.unknown.values() for w in ("is", "set", "to"))
+
+
+@pytest.mark.parametrize(
+    ("text", "area", "slots"),
+    [
+        ("set the kitchen lights to 20%", None, {"area": "kitchen", "domain": "light", "brightness": 20}),
+        ("dim the lights in the kitchen to 5 percent", None,
+         {"area": "kitchen", "domain": "light", "brightness": 5}),
+        ("set the lights to 40%", "bedroom", {"area": "bedroom", "domain": "light", "brightness": 40}),
+        ("dim the bedroom light to 10%", None, {"name": "bedroom light", "brightness": 10}),
+    ],
+)
+def test_our_brightness_sentences(recognizer, text, area, slots):
+    intent = _intent(recognizer, text, area)
+    assert intent.name == "HassLightSet"
+    assert intent.slots == slots
