@@ -17,6 +17,7 @@ from assistant import __version__
 from assistant.config import Settings, default_config_path, load_config, resolve_control_socket
 from assistant.control import request
 from assistant.errors import AssistantError, ConfigError, ControlError
+from assistant.messages import TurnEvent
 from assistant.secrets import Secret
 from integrations.miio.spec import check_models
 
@@ -37,7 +38,8 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mimo-assistant", description=__doc__)
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("run", parents=[common], help="run the daemon")
+    sub.add_parser("run", parents=[common],
+                   help="run the daemon (--json: print every turn event as a JSON line)")
     say = sub.add_parser("say", parents=[common], help="run one text turn")
     say.add_argument("text", nargs="+", help="what to say, e.g. 'turn on the living room lamp'")
     say.add_argument("--area", help="the room the command comes from")
@@ -63,7 +65,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _check_config(path, settings, args.json)
         if args.command == "run":
             from assistant.runtime import serve
-            asyncio.run(serve(settings))
+            asyncio.run(serve(settings, callback=_print_event if args.json else None))
             return EXIT_OK
         if args.command == "say":
             return asyncio.run(_say(settings, " ".join(args.text), args.area, args.json, args.local))
@@ -73,6 +75,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except AssistantError as err:
         print(f"mimo-assistant: {err}", file=sys.stderr)
         return EXIT_CONFIG if err.code.startswith("config") else EXIT_FAILED
+
+
+def _print_event(event: TurnEvent) -> None:
+    """``run --json``: every turn event as one JSON line on stdout."""
+    record = {"turn_id": event.turn_id, "type": str(event.type), "stage": event.stage,
+              "elapsed_ms": round(event.elapsed_ms, 2), **event.data}
+    print(json.dumps(record, default=str), flush=True)
 
 
 def _check_config(path: Path, settings: Settings, as_json: bool) -> int:

@@ -152,9 +152,12 @@ def device_rows(home: Home) -> list[dict[str, Any]]:
     return rows
 
 
-async def serve(settings: Settings) -> None:
-    """The daemon: build the home, answer on the control socket until SIGTERM/SIGINT."""
-    async with Home(settings) as home:
+async def serve(settings: Settings, *, callback: EventCallback | None = None) -> None:
+    """The daemon: build the home, answer on the control socket until SIGTERM/SIGINT.
+
+    ``callback`` receives every TurnEvent of every turn.
+    """
+    async with Home(settings, callback=callback) as home:
         assert home.pipeline is not None
         pipeline = home.pipeline
 

@@ -114,8 +114,9 @@ def _wait_for_socket(path: Path, proc: subprocess.Popen, timeout: float = 60) ->
 def daemon(tmp_path):
     config = write_home(tmp_path)
     log = open(tmp_path / "daemon.log", "w+")
-    proc = subprocess.Popen([sys.executable, "-m", "assistant", "run", "-c", str(config)],
-                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=log, text=True)
+    events = open(tmp_path / "events.jsonl", "w+")
+    proc = subprocess.Popen([sys.executable, "-m", "assistant", "run", "--json", "-c", str(config)],
+                            cwd=ROOT, stdout=events, stderr=log, text=True)
     proc.stderr = open(tmp_path / "daemon.log")  # for error messages
     sock = tmp_path / "state" / "control.sock"
     try:
@@ -126,6 +127,7 @@ def daemon(tmp_path):
             proc.send_signal(signal.SIGTERM)
             proc.wait(timeout=20)
         log.close()
+        events.close()
 
 
 def test_daemon_serves_say_over_the_control_socket(daemon):
@@ -135,6 +137,9 @@ def test_daemon_serves_say_over_the_control_socket(daemon):
     assert out.returncode == 0, out.stderr
     turn_id = json.loads(out.stdout)["turn_id"]
     assert f"[{turn_id}]" in log.read_text()  # the daemon ran this turn, not the CLI
+    events = [json.loads(line) for line in (log.parent / "events.jsonl").read_text().splitlines()]
+    mine = [e["type"] for e in events if e["turn_id"] == turn_id]
+    assert mine[0] == "turn-start" and mine[-1] == "turn-end" and "intent" in mine
     # Garbage on the socket gets an error; the daemon keeps serving.
     with socket.socket(socket.AF_UNIX) as raw:
         raw.connect(str(sock))
