@@ -146,6 +146,17 @@ def test_daemon_serves_say_over_the_control_socket(daemon):
         raw.sendall(b"this is not json\n")
         answer = json.loads(raw.makefile().readline())
     assert answer["ok"] is False and "not JSON" in answer["error"]
+    with socket.socket(socket.AF_UNIX) as raw:
+        raw.connect(str(sock))
+        raw.sendall(b'{"op": "say", "text": "' + b"a" * 200_000 + b'"}\n')
+        answer = json.loads(raw.makefile().readline())
+    assert answer["ok"] is False and "larger than" in answer["error"]
+    with socket.socket(socket.AF_UNIX) as raw:
+        raw.connect(str(sock))
+        raw.sendall(b'{"op": "format the disk"}\n[1, 2]\n')
+        replies = raw.makefile()
+        assert "unknown op" in json.loads(replies.readline())["error"]
+        assert "must be an object" in json.loads(replies.readline())["error"]
     out = cli("say", "-c", str(config), "is the bedroom light on")
     assert out.returncode == 0 and out.stdout.startswith("Yes"), out.stdout + out.stderr
     proc.send_signal(signal.SIGTERM)
