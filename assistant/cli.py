@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -15,7 +16,7 @@ from pydantic import BaseModel
 
 from assistant import __version__
 from assistant.config import Settings, default_config_path, load_config, resolve_control_socket
-from assistant.control import request
+from assistant.control import NO_DAEMON, daemon_alive, request
 from assistant.errors import AssistantError, ConfigError, ControlError
 from assistant.messages import TurnEvent
 from assistant.secrets import Secret
@@ -52,12 +53,27 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    try:
+        return _main(args)
+    except BrokenPipeError:  # `mimo-assistant devices | head`
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_FAILED
+
+
+def _main(args: argparse.Namespace) -> int:
     path = args.config or default_config_path()
+    if args.config is None and not path.exists():
+        print(f"mimo-assistant: no configuration: neither ./config.yaml nor {path} exists; "
+              "pass -c FILE (the repository's config.yaml is the demo home)", file=sys.stderr)
+        return EXIT_CONFIG
     try:
         settings = load_config(path, checks=[check_models])
     except ConfigError as err:
-        for problem in err.problems:
-            print(problem, file=sys.stderr)
+        if args.json and args.command == "check-config":
+            print(json.dumps({"config": str(path), "ok": False, "problems": err.problems}))
+        else:
+            for problem in err.problems:
+                print(problem, file=sys.stderr)
         return EXIT_CONFIG
     _setup_logging(settings, verbose=args.verbose, quiet=args.command != "run")
     try:
@@ -95,18 +111,29 @@ def _check_config(path: Path, settings: Settings, as_json: bool) -> int:
 
 
 async def _daemon(settings: Settings, payload: dict[str, Any]) -> dict[str, Any] | None:
-    """The running daemon's answer, or None when no daemon runs."""
+    """The running daemon's answer, or None when no daemon runs (nothing was sent).
+
+    Once a request has been sent, a missing answer is an error, never a reason to run the
+    request again here: the daemon may have carried it out.
+    """
     path = resolve_control_socket(settings)
-    if not path.exists():
-        return None
     try:
         return await request(path, payload)
     except ControlError as err:
-        _LOGGER.debug("no daemon: %s", err)
+        if err.code != NO_DAEMON:
+            raise
+        _LOGGER.debug("%s", err)
         return None
 
 
 async def _say(settings: Settings, text: str, area: str | None, as_json: bool, local: bool) -> int:
+    if local and settings.devices and await daemon_alive(resolve_control_socket(settings)):
+        if any(d.virtual is not None for d in settings.devices):
+            raise AssistantError(
+                "a daemon is running and owns the virtual devices; --local would change a "
+                "second copy of their state. Leave out --local to use the daemon.",
+                code="daemon-running",
+            )
     answer = None if local else await _daemon(settings, {"op": "say", "text": text, "area": area})
     if answer is None:
         from assistant.runtime import Home

@@ -18,7 +18,7 @@ from typing import Any
 
 from assistant.errors import ControlError
 
-__all__ = ["ControlServer", "request", "MAX_REQUEST"]
+__all__ = ["ControlServer", "request", "daemon_alive", "MAX_REQUEST", "NO_DAEMON"]
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -39,7 +39,7 @@ class ControlServer:
     async def __aenter__(self) -> ControlServer:
         self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         if self.path.exists():
-            if await _is_alive(self.path):
+            if await daemon_alive(self.path):
                 raise ControlError(f"another daemon is already listening on {self.path}")
             self.path.unlink()
         old_umask = os.umask(0o177)
@@ -97,7 +97,8 @@ async def _send(writer: asyncio.StreamWriter, payload: dict[str, Any]) -> None:
     await writer.drain()
 
 
-async def _is_alive(path: Path) -> bool:
+async def daemon_alive(path: Path) -> bool:
+    """Whether a daemon accepts connections on ``path``."""
     try:
         _, writer = await asyncio.wait_for(asyncio.open_unix_connection(str(path)), 1.0)
     except (OSError, TimeoutError):
@@ -106,14 +107,27 @@ async def _is_alive(path: Path) -> bool:
     return True
 
 
-async def request(path: Path, payload: dict[str, Any], *, timeout: float = 30.0) -> dict[str, Any]:
-    """Send one request to a daemon; raise ControlError when none answers."""
+NO_DAEMON = "no-daemon"
+"""ControlError code: nothing was sent, so running the request elsewhere is safe."""
+
+
+async def request(path: Path, payload: dict[str, Any], *, timeout: float = 60.0) -> dict[str, Any]:
+    """Send one request to a daemon and return its answer.
+
+    Raises ControlError with code ``no-daemon`` when no daemon could be reached (nothing
+    was sent), any other code when the request was sent but no answer came back: the
+    daemon may have carried it out, so it must not be run a second time.
+    """
     try:
         reader, writer = await asyncio.wait_for(
             asyncio.open_unix_connection(str(path), limit=16 * MAX_REQUEST), 2.0
         )
+    except (FileNotFoundError, ConnectionRefusedError) as err:
+        raise ControlError(f"no daemon on {path}", code=NO_DAEMON) from err
+    except PermissionError as err:
+        raise ControlError(f"no permission to use the daemon's socket {path}") from err
     except (OSError, TimeoutError) as err:
-        raise ControlError(f"no daemon on {path}") from err
+        raise ControlError(f"the daemon on {path} is not accepting connections: {err}") from err
     try:
         writer.write(json.dumps(payload).encode() + b"\n")
         await writer.drain()

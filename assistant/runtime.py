@@ -19,8 +19,8 @@ from typing import Any
 from assistant.act.dispatch import Dispatcher
 from assistant.act.registry import Area, Device, Registry, slugify
 from assistant.config import DeviceSettings, Settings, resolve_control_socket, resolve_state_dir
-from assistant.control import ControlServer
-from assistant.errors import AssistantError
+from assistant.control import ControlServer, daemon_alive
+from assistant.errors import AssistantError, ControlError
 from assistant.pipeline import Pipeline
 from assistant.turn import EventCallback
 from integrations.base import Driver
@@ -157,6 +157,9 @@ async def serve(settings: Settings, *, callback: EventCallback | None = None) ->
 
     ``callback`` receives every TurnEvent of every turn.
     """
+    socket_path = resolve_control_socket(settings)
+    if await daemon_alive(socket_path):  # before starting a second copy of every device
+        raise ControlError(f"another daemon is already listening on {socket_path}")
     async with Home(settings, callback=callback) as home:
         assert home.pipeline is not None
         pipeline = home.pipeline
@@ -166,8 +169,11 @@ async def serve(settings: Settings, *, callback: EventCallback | None = None) ->
                 text = req.get("text")
                 if not isinstance(text, str) or not text.strip():
                     return {"ok": False, "error": "'text' must be a non-empty string"}
+                area_name = req.get("area")
+                if area_name is not None and not isinstance(area_name, str):
+                    return {"ok": False, "error": "'area' must be a string"}
                 try:
-                    area = home.area_id(req.get("area") or settings.site.area)
+                    area = home.area_id(area_name or settings.site.area)
                 except AssistantError as err:
                     return {"ok": False, "error": str(err)}
                 result = await pipeline.run_text(text, area_id=area, site=settings.site.name)
@@ -180,7 +186,7 @@ async def serve(settings: Settings, *, callback: EventCallback | None = None) ->
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        async with ControlServer(resolve_control_socket(settings), handle), \
+        async with ControlServer(socket_path, handle), \
                 asyncio.TaskGroup() as tasks:
             _sd_notify("READY=1")
             _LOGGER.info("mimo-assistant ready: %d devices in %d areas",

@@ -189,3 +189,48 @@ def test_debug_logs_never_show_a_token(tmp_path):
     assert "DEBUG" in out.stderr  # the debug log really was on
     assert "hall light is not responding" in out.stdout
     assert "00112233445566778899aabbccddeeff" not in out.stdout + out.stderr
+
+
+def test_a_second_daemon_refuses_before_starting_devices(daemon):
+    config, sock, proc, log = daemon
+    second = cli("run", "-c", str(config), timeout=30)
+    assert second.returncode == 1
+    assert "another daemon is already listening" in second.stderr
+    assert "Traceback" not in second.stderr
+    out = cli("say", "-c", str(config), "--local", "turn on the bedroom light")
+    assert out.returncode == 1 and "daemon is running" in out.stderr
+    assert proc.poll() is None  # the first one is untouched
+
+
+def test_a_daemon_that_stops_answering_is_not_bypassed(daemon):
+    """Once the request is sent, no answer is an error: the turn is never run twice."""
+    config, sock, proc, log = daemon
+    proc.send_signal(signal.SIGSTOP)
+    try:
+        out = subprocess.run(
+            [sys.executable, "-c",
+             "import asyncio, sys; from pathlib import Path; "
+             "from assistant.control import request; "
+             f"asyncio.run(request(Path({str(sock)!r}), "
+             "{'op': 'say', 'text': 'turn on the coffee machine'}, timeout=1))"],
+            cwd=ROOT, capture_output=True, text=True, timeout=30,
+        )
+    finally:
+        proc.send_signal(signal.SIGCONT)
+    assert out.returncode != 0 and "did not answer" in out.stderr
+    assert "no-daemon" not in out.stderr
+
+
+def test_check_config_json_failure(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("areas: [{name: Kitchen}]\nareas: []\n")
+    out = cli("check-config", "--json", "-c", str(bad))
+    assert out.returncode == 2
+    result = json.loads(out.stdout)
+    assert result["ok"] is False and result["problems"][0].startswith(f"{bad}:2:1: areas:")
+
+
+def test_missing_default_config_is_explained(tmp_path):
+    out = cli("devices", cwd=tmp_path)
+    assert out.returncode == 2
+    assert "pass -c FILE" in out.stderr and "Traceback" not in out.stderr
