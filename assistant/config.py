@@ -9,10 +9,8 @@ appear in a problem or a ``repr``.
 from __future__ import annotations
 
 import difflib
-import ipaddress
 import os
-import re
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeAlias, get_args
 
@@ -33,6 +31,16 @@ from pydantic import (
 )
 from pydantic_core import ErrorDetails, PydanticCustomError
 
+from assistant._config_checks import (
+    ONE_TRANSPORT,
+    check_host,
+    check_language,
+    check_loopback,
+    check_references,
+    check_state_dir,
+    check_token,
+    inline_tokens,
+)
 from assistant._yaml import UNRESOLVED, Document, Loc, Problem, format_path, load_document
 from assistant.errors import ConfigError
 from assistant.secrets import Secret, SecretResolver
@@ -59,44 +67,10 @@ __all__ = [
 ]
 
 SYSTEM_CONFIG = Path("/etc/mimo-assistant/config.yaml")
-_TOKEN = re.compile(r"[0-9a-fA-F]{32}")
-_ONE_TRANSPORT = "a device needs exactly one of: miio, virtual"
-_LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)")
+INLINE_TOKEN = "written inline; keep it in secrets.yaml with !secret (see README)"
 
 
 # --- field types ---------------------------------------------------------------------------
-
-
-def _check_host(value: str) -> str:
-    """An IPv4 address or an RFC 1123 hostname."""
-    labels = value.rstrip(".").split(".")
-    if all(label.isdigit() for label in labels):
-        try:
-            ipaddress.IPv4Address(value)
-        except ValueError:
-            raise PydanticCustomError("host", "expected an IPv4 address or a hostname") from None
-        return value
-    if len(value) > 253 or not all(_LABEL.fullmatch(label) for label in labels):
-        raise PydanticCustomError("host", "expected an IPv4 address or a hostname")
-    return value
-
-
-def _check_loopback(value: str) -> str:
-    """An IPv4 address in 127.0.0.0/8 (virtual devices never leave the machine)."""
-    try:
-        address = ipaddress.IPv4Address(value)
-    except ValueError:
-        address = None
-    if address is None or not address.is_loopback:
-        raise PydanticCustomError("loopback", "must be an IPv4 address in 127.0.0.0/8")
-    return value
-
-
-def _check_token(value: Secret) -> Secret:
-    """Exactly 32 hex digits; the message never repeats the token."""
-    if not _TOKEN.fullmatch(value.reveal()):
-        raise PydanticCustomError("token", "a miio token must be exactly 32 hexadecimal digits")
-    return value
 
 
 def _non_empty_path(value: object) -> object:
@@ -122,10 +96,14 @@ SecretValue: TypeAlias = Secret
 """A field holding a secret: accepts a ``Secret`` or a plain string (wrapped)."""
 Name = Annotated[StrictStr, StringConstraints(strip_whitespace=True, min_length=1)]
 Port = Annotated[StrictInt, Field(ge=1, le=65535)]
-Host = Annotated[StrictStr, AfterValidator(_check_host)]
-LoopbackHost = Annotated[StrictStr, AfterValidator(_check_loopback)]
-MiioToken = Annotated[SecretValue, AfterValidator(_check_token)]
+AnyPort = Annotated[StrictInt, Field(ge=0, le=65535)]
+"""A port to listen on; 0 picks a free one."""
+Host = Annotated[StrictStr, AfterValidator(check_host)]
+LoopbackHost = Annotated[StrictStr, AfterValidator(check_loopback)]
+MiioToken = Annotated[SecretValue, AfterValidator(check_token)]
 ConfigPath = Annotated[Path, BeforeValidator(_non_empty_path), AfterValidator(_resolve_path)]
+StateDir = Annotated[ConfigPath, AfterValidator(check_state_dir)]
+Language = Annotated[Name, AfterValidator(check_language)]
 LogLevel = Annotated[Literal["DEBUG", "INFO", "WARNING", "ERROR"], BeforeValidator(_upper)]
 
 
@@ -183,7 +161,9 @@ class VirtualDeviceSettings(_Section):
 
     model: Name
     host: LoopbackHost | None = None
-    port: Port | None = None
+    """Default: 127.0.0.1."""
+    port: AnyPort | None = None
+    """Default (or 0): any free port."""
 
 
 class DeviceSettings(_Section):
@@ -202,7 +182,7 @@ class DeviceSettings(_Section):
     @model_validator(mode="after")
     def _one_transport(self) -> DeviceSettings:
         if (self.miio is None) == (self.virtual is None):
-            raise PydanticCustomError("device_transport", _ONE_TRANSPORT)
+            raise PydanticCustomError("device_transport", ONE_TRANSPORT)
         return self
 
 
@@ -233,8 +213,8 @@ class LoggingSettings(_Section):
 class Settings(_Section):
     """The whole configuration; ``Settings()`` is a valid, empty home."""
 
-    state_dir: ConfigPath | None = None
-    language: Name = "en"
+    state_dir: StateDir | None = None
+    language: Language = "en"
     site: SiteSettings = Field(default_factory=SiteSettings)
     areas: tuple[AreaSettings, ...] = ()
     devices: tuple[DeviceSettings, ...] = ()
@@ -279,16 +259,21 @@ def load_config(
     *,
     environ: Mapping[str, str] | None = None,
     checks: Sequence[Check] = (),
+    warn: Callable[[str], None] | None = None,
 ) -> Settings:
-    """Read and validate the configuration file at ``path``; raise ``ConfigError``."""
+    """Read and validate the configuration file at ``path``; raise ``ConfigError``.
+
+    See :func:`parse_config` for ``environ``, ``checks`` and ``warn``.
+    """
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeError) as err:
         reason = err.strerror if isinstance(err, OSError) and err.strerror else str(err)
         raise ConfigError([f"{path}: cannot read the configuration: {reason}"]) from None
+    base_dir = path.absolute().parent
     return parse_config(
-        text, source=str(path), base_dir=path.absolute().parent, environ=environ, checks=checks
+        text, source=str(path), base_dir=base_dir, environ=environ, checks=checks, warn=warn
     )
 
 
@@ -299,9 +284,15 @@ def parse_config(
     base_dir: Path | None = None,
     environ: Mapping[str, str] | None = None,
     checks: Sequence[Check] = (),
+    warn: Callable[[str], None] | None = None,
 ) -> Settings:
-    """Validate configuration text; ``checks`` run on settings that passed validation; ``base_dir`` (default: cwd) anchors relative paths and
-    ``secrets.yaml``; ``environ`` (default: ``os.environ``) serves ``!env``/``!credential``."""
+    """Validate configuration text; raise ``ConfigError`` with every problem found.
+
+    ``base_dir`` (default: cwd) anchors relative paths and ``secrets.yaml``; ``environ``
+    (default: ``os.environ``) serves ``!env``/``!credential``; ``checks`` run on settings that
+    passed validation; ``warn`` gets one ``file:line:col: key.path: message`` line per
+    warning (e.g. a token written inline), in file order, before any ``ConfigError``.
+    """
     base = Path(base_dir) if base_dir is not None else Path.cwd()
     resolver = SecretResolver(base, os.environ if environ is None else environ)
     doc = load_document(text, resolver.tags())
@@ -309,19 +300,32 @@ def parse_config(
     settings: Settings | None = None
     if not any(problem.where == "<syntax>" for problem in problems):
         data = {} if doc.data is None else doc.data
-        try:
-            settings = Settings.model_validate(data, context={"base_dir": base})
-        except ValidationError as err:
-            problems += _from_pydantic(err, doc)
-        else:
-            for check in checks:
-                problems += [_at(doc, loc, message) for loc, message in check(settings)]
-        problems += [_at(doc, loc, message) for loc, message in _check_references(data)]
+        if warn is not None:
+            for loc in inline_tokens(data):
+                warn(_line(source, _at(doc, loc, INLINE_TOKEN)))
+        settings, found = _validate(data, doc, base, checks)
+        problems += found
     if problems or settings is None:
         problems.sort(key=lambda problem: (problem.mark.line, problem.mark.col))
-        lines = [f"{source}:{p.mark}: {p.where}: {p.message}" for p in problems]
-        raise ConfigError(list(dict.fromkeys(lines)))
+        raise ConfigError(list(dict.fromkeys(_line(source, p) for p in problems)))
     return settings
+
+
+def _validate(
+    data: Any, doc: Document, base: Path, checks: Sequence[Check]
+) -> tuple[Settings | None, list[Problem]]:
+    """Settings (None if invalid) and the problems: schema, extra checks, references."""
+    references = [_at(doc, loc, message) for loc, message in check_references(data)]
+    try:
+        settings = Settings.model_validate(data, context={"base_dir": base})
+    except ValidationError as err:
+        return None, _from_pydantic(err, doc) + references
+    extra = [_at(doc, loc, message) for check in checks for loc, message in check(settings)]
+    return settings, extra + references
+
+
+def _line(source: str, problem: Problem) -> str:
+    return f"{source}:{problem.mark}: {problem.where}: {problem.message}"
 
 
 # --- pydantic errors -> problems -------------------------------------------------------------
@@ -413,83 +417,3 @@ def _inner_model(annotation: Any) -> type[BaseModel] | None:
 
 def _at(doc: Document, loc: Loc, message: str) -> Problem:
     return Problem(doc.mark_for(loc), format_path(loc), message)
-
-
-# --- cross-references (on the raw data, so they are reported alongside type errors) ---------
-
-
-def _named(data: dict[str, Any], section: str) -> Iterator[tuple[int, dict[str, Any], str]]:
-    """``(index, item, name)`` for the items of ``section`` that have a string name."""
-    items = data.get(section)
-    if not isinstance(items, list):
-        return
-    for index, item in enumerate(items):
-        if isinstance(item, dict) and isinstance(item.get("name"), str) and item["name"].strip():
-            yield index, item, item["name"].strip()
-
-
-def _aliases(item: dict[str, Any]) -> Iterator[tuple[int, str]]:
-    aliases = item.get("aliases")
-    if isinstance(aliases, list):
-        for index, alias in enumerate(aliases):
-            if isinstance(alias, str) and alias.strip():
-                yield index, alias.strip()
-
-
-def _check_references(data: Any) -> list[tuple[Loc, str]]:
-    """Unique names, aliases that shadow names, areas that exist."""
-    if not isinstance(data, dict):
-        return []
-    problems = _check_unique(data, "areas", "area") + _check_unique(data, "devices", "device")
-    return problems + _check_areas(data) + _check_transports(data)
-
-
-def _check_transports(data: dict[str, Any]) -> list[tuple[Loc, str]]:
-    """Exactly one of miio/virtual per device (also checked by the model, once fields pass)."""
-    devices = data.get("devices")
-    return [
-        (("devices", index), _ONE_TRANSPORT)
-        for index, item in enumerate(devices if isinstance(devices, list) else [])
-        if isinstance(item, dict)
-        and sum(item.get(key) is not None for key in ("miio", "virtual")) != 1
-    ]
-
-
-def _check_unique(data: dict[str, Any], section: str, what: str) -> list[tuple[Loc, str]]:
-    problems: list[tuple[Loc, str]] = []
-    names: dict[str, tuple[int, str]] = {}
-    for index, _item, name in _named(data, section):
-        first = names.setdefault(name.casefold(), (index, name))
-        if first[0] != index:
-            where = format_path((section, first[0]))
-            problems.append(((section, index, "name"), f"duplicate {what} name '{name}' ({where})"))
-    for index, item, _name in _named(data, section):
-        for alias_index, alias in _aliases(item):
-            other = names.get(alias.casefold())
-            if other is not None and other[0] != index:
-                message = f"alias '{alias}' is already the name of {what} '{other[1]}'"
-                problems.append(((section, index, "aliases", alias_index), message))
-    return problems
-
-
-def _check_areas(data: dict[str, Any]) -> list[tuple[Loc, str]]:
-    """Every ``area`` of a device (and the site) names a known area or area alias."""
-    known: dict[str, str] = {}
-    for _index, item, name in _named(data, "areas"):
-        known[name.casefold()] = name
-        known.update((alias.casefold(), name) for _i, alias in _aliases(item))
-    names = sorted(set(known.values()), key=str.casefold)
-    listing = f"known: {', '.join(names)}" if names else "no areas are defined"
-    refs: list[tuple[Loc, Any]] = []
-    site = data.get("site")
-    if isinstance(site, dict):
-        refs.append((("site", "area"), site.get("area")))
-    devices = data.get("devices")
-    for index, item in enumerate(devices if isinstance(devices, list) else []):
-        if isinstance(item, dict):
-            refs.append((("devices", index, "area"), item.get("area")))
-    return [
-        (loc, f"unknown area '{area.strip()}'; {listing}")
-        for loc, area in refs
-        if isinstance(area, str) and area.strip() and area.strip().casefold() not in known
-    ]

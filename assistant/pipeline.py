@@ -93,6 +93,8 @@ class Pipeline:
             return Reply(self._responses.render("errors", "no_device", name=unknown["name"]), ok=False)
         if "area" in unknown:
             return Reply(self._responses.render("errors", "no_area", area=unknown["area"]), ok=False)
+        if no_match.needs_area:
+            return Reply(self._responses.render("errors", "no_area_context"), ok=False)
         if "floor" in unknown:
             return Reply(self._responses.render("errors", "no_floor", floor=unknown["floor"]), ok=False)
         return Reply(self._responses.render("errors", "no_intent"), ok=False)

@@ -32,13 +32,20 @@ __all__ = ["GrammarRecognizer", "NoMatch", "SENTENCES_DIR"]
 _LOGGER = logging.getLogger(__name__)
 
 _MAX_UNKNOWN_WORDS = 4
-_GENERIC_WORDS = frozenset({"light", "lights", "lamp", "lamps", "fan", "fans", "the", "room"})
-"""Words that may appear in an unknown name ("garage lamp") even though known names use them."""
+_GENERIC_WORDS = frozenset({
+    "light", "lights", "lamp", "lamps", "fan", "fans", "room", "temperature", "everything",
+    "curtain", "curtains", "blinds", "switch", "switches", "plug", "plugs", "devices",
+})
+"""Words that may appear in an unknown name ("garage lamp") even though known names use
+them; a name made only of these ("the lights") is a kind, not a name we lack."""
+_PLURALS = frozenset({"lights", "lamps", "fans", "switches", "plugs", "curtains", "devices"})
+"""A name ending in one of these ("the garage lights") is a kind in a place, not a name."""
 _DEVICE_WORDS = frozenset({"light", "lamp", "fan", "plug", "switch", "curtain", "bulb", "heater"})
 """A word that, after an unknown area ("garage lamp"), makes it a device name instead."""
 _SENTENCE_WORDS = frozenset({
     "is", "are", "turn", "switch", "set", "what", "how", "to", "on", "off", "in", "of", "at",
-    "please", "it", "up", "down", "open", "close", "start",
+    "please", "it", "up", "down", "open", "close", "start", "the", "a", "an", "here", "this",
+    "my", "our", "all",
 })
 """Words of the sentence itself, never part of a name we are missing."""
 
@@ -57,6 +64,8 @@ class NoMatch:
     unknown: Mapping[str, str] = field(default_factory=dict)
     intent_name: str | None = None
     """The intent the sentence looked like, when ``unknown`` is set."""
+    needs_area: bool = False
+    """The sentence acts on "this room", and the speaker's room is not known."""
 
 
 def _load_language(language: str, extra_dir: Path) -> dict[str, Any]:
@@ -130,13 +139,17 @@ class GrammarRecognizer:
         words = normalize_name(text).split()
         if not words or len(words) > _MAX_UNKNOWN_WORDS or _SENTENCE_WORDS.intersection(words):
             return False
+        if all(word in _GENERIC_WORDS for word in words):
+            return False
         self._current_slot_lists()
         return not any(word in self._known_words for word in words)
 
     def _explain_no_match(
         self, text: str, slot_lists: Mapping[str, TextSlotList], context: Mapping[str, Any] | None
     ) -> NoMatch:
+        """Why nothing matched: a name or area we lack, a missing room, or no sentence at all."""
         best: tuple[int, NoMatch] | None = None
+        needs_area = False
         for result in recognize_all(
             text,
             self._intents,
@@ -146,19 +159,30 @@ class GrammarRecognizer:
             language=self._language,
             allow_unmatched_entities=True,
         ):
-            unknown = {
-                e.name: e.text.strip()
-                for e in result.unmatched_entities_list
-                if isinstance(e, UnmatchedTextEntity)
-                and e.text != MISSING_ENTITY
-                and self._plausible_unknown(e.text)
-            }
-            if not unknown or len(unknown) != len(result.unmatched_entities_list):
+            if result.text_chunks_matched < 1:
+                continue  # the whole text swallowed by a slot: says nothing
+            missing = {e.name for e in result.unmatched_entities_list
+                       if isinstance(e, UnmatchedTextEntity) and e.text == MISSING_ENTITY}
+            spoken = [e for e in result.unmatched_entities_list
+                      if not (isinstance(e, UnmatchedTextEntity) and e.text == MISSING_ENTITY)]
+            if not spoken and missing == {"area"}:
+                needs_area = True  # a room command with no room to apply it to
                 continue
-            # Fewer unknowns first; an unknown device name explains more than an area.
-            score = len(unknown) * 10 - ("name" in unknown) * 5 - len(result.entities)
+            unknown = {
+                e.name: e.text.strip() for e in spoken
+                if isinstance(e, UnmatchedTextEntity) and self._plausible_unknown(e.text)
+                and not (e.name == "name" and normalize_name(e.text).split()[-1] in _PLURALS)
+            }
+            if not unknown or len(unknown) != len(spoken) or "area" in missing:
+                continue
+            # Fewer unknowns first. Read as an area when the words allow it ("the garage
+            # lights"); _as_device_name turns "garage" + "lamp" back into a device name.
+            score = len(unknown) * 10 - ("area" in unknown) * 5 - ("name" in unknown) * 3
+            score -= len(result.entities)
             if best is None or score < best[0]:
                 best = (score, NoMatch(text, unknown, result.intent.name))
+        if best is None and needs_area:
+            return NoMatch(text, needs_area=True)
         if best is None:
             return NoMatch(text)
         return _as_device_name(best[1])
@@ -199,8 +223,10 @@ def _as_device_name(no_match: NoMatch) -> NoMatch:
     area = no_match.unknown.get("area")
     if area is None or len(no_match.unknown) != 1:
         return no_match
-    words = normalize_name(no_match.text).rstrip("?!.").split()
     wanted = normalize_name(area).split()
+    if wanted[-1] in _DEVICE_WORDS:  # "the study lamp" read as an area
+        return NoMatch(no_match.text, {"name": " ".join(wanted)}, no_match.intent_name)
+    words = normalize_name(no_match.text).rstrip("?!.").split()
     for i in range(len(words) - len(wanted)):
         if words[i:i + len(wanted)] == wanted and words[i + len(wanted)] in _DEVICE_WORDS:
             name = " ".join(wanted + [words[i + len(wanted)]])

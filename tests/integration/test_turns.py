@@ -219,3 +219,8 @@ async def test_starting_and_stopping_never_block_the_loop(tmp_path):
     with blockbuster_ctx(["assistant", "intents", "integrations"]):
         async with Home(settings) as home:
             assert len(home.registry.devices()) == 10
+
+
+async def test_room_commands_without_a_room_ask_which(home):
+    result = await home.pipeline.run_text("turn on the lights", area_id=None)
+    assert result.reply.text == "Which room do you mean?" and result.results == ()

@@ -66,9 +66,19 @@ def test_speaker_area_is_the_context(recognizer):
     assert intent.slots == {"area": "bedroom", "domain": "light"}
 
 
-def test_no_area_context_means_no_room_command(recognizer):
-    result = recognizer.recognize("turn on the lights")
+@pytest.mark.parametrize("text", ["turn on the lights", "turn off the lights in here",
+                                  "what is the temperature"])
+def test_no_area_context_asks_for_the_room(recognizer, text):
+    result = recognizer.recognize(text)
     assert isinstance(result, NoMatch)
+    assert result.needs_area and not result.unknown
+
+
+@pytest.mark.parametrize(("text", "name"), [("turn on the tv", "tv"),
+                                            ("turn on the kitchen radio", "radio")])
+def test_unknown_single_word_names(recognizer, text, name):
+    result = recognizer.recognize(text)
+    assert isinstance(result, NoMatch) and result.unknown == {"name": name}
 
 
 def test_floor(recognizer):
