@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import os
 import secrets
@@ -22,7 +23,7 @@ from assistant.config import DeviceSettings, Settings, resolve_control_socket, r
 from assistant.control import ControlServer, daemon_alive
 from assistant.errors import AssistantError, ControlError
 from assistant.pipeline import Pipeline
-from assistant.turn import EventCallback
+from assistant.turn import EventCallback, jsonable
 from integrations.base import Driver
 from integrations.miio.driver import MiioDriver
 from integrations.miio.spec import MODEL_REQUIRED, MiotSpec, SpecError, load_spec
@@ -69,7 +70,13 @@ class Home:
 
     def _prepare(self) -> list[MiotSpec]:
         """The blocking part of starting (files): state folder, each device's spec."""
-        self.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        try:
+            self.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        except OSError as err:
+            raise AssistantError(
+                f"state directory {self.state_dir} cannot be created: {err.strerror or err}",
+                code="config-state-dir",
+            ) from err
         specs = []
         for index, entry in enumerate(self.settings.devices):
             model = (entry.virtual or entry.miio).model  # type: ignore[union-attr]
@@ -117,7 +124,15 @@ class Home:
             port=entry.virtual.port or 0, did=_did(device_id),
             state_file=self.state_dir / "virtual" / f"{slugify(entry.name)}.json",
         )
-        await virtual.start()
+        try:
+            await virtual.start()
+        except OSError as err:
+            where = f"{entry.virtual.host or '127.0.0.1'}:{entry.virtual.port or 0}"
+            raise AssistantError(
+                f"virtual device {entry.name!r} cannot listen on {where}: "
+                f"{err.strerror or err}; choose another virtual.port",
+                code="config-virtual-port",
+            ) from err
         self.virtual_devices[device_id] = virtual
         host, port = virtual.address
         miio.add_device(device_id, host=host, token=token, spec=spec, port=port)
@@ -133,8 +148,9 @@ class Home:
 
 
 def _did(device_id: str) -> int:
-    """A stable miio device id for a virtual device."""
-    return 100_000_000 + int.from_bytes(device_id.encode()[-8:].rjust(8, b"\0"), "big") % 800_000_000
+    """A stable miio device id for a virtual device (9 digits, from a hash of its id)."""
+    digest = hashlib.sha256(device_id.encode()).digest()
+    return 100_000_000 + int.from_bytes(digest[:8], "big") % 800_000_000
 
 
 def device_rows(home: Home) -> list[dict[str, Any]]:
@@ -146,7 +162,7 @@ def device_rows(home: Home) -> list[dict[str, Any]]:
         rows.append({
             "id": device.id, "name": device.name, "area": area, "kind": str(device.kind),
             "available": state.available,
-            "state": {str(k): v for k, v in state.values.items()},
+            "state": jsonable(dict(state.values)),
             "traits": sorted(str(t) for t in device.traits),
         })
     return rows

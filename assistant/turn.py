@@ -12,7 +12,7 @@ from typing import Any
 
 from assistant.messages import CommandResult, Intent, Reply, TurnEvent, TurnEventType
 
-__all__ = ["Turn", "TurnResult", "EventCallback"]
+__all__ = ["Turn", "TurnResult", "EventCallback", "jsonable"]
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -45,7 +45,7 @@ class TurnResult:
             "source": None if self.intent is None else str(self.intent.source),
             "results": [
                 {"device": r.device_id, "name": r.name, "ok": r.ok, "error": r.error,
-                 "error_code": r.error_code, "state": _jsonable(r.state)}
+                 "error_code": r.error_code, "state": jsonable(r.state)}
                 for r in self.results
             ],
             "reply": self.reply.text,
@@ -54,11 +54,12 @@ class TurnResult:
         }
 
 
-def _jsonable(values: Any) -> Any:
+def jsonable(values: Any) -> Any:
+    """Trait values as JSON has them: tuples become lists, keys strings."""
     if isinstance(values, dict):
-        return {str(k): _jsonable(v) for k, v in values.items()}
+        return {str(k): jsonable(v) for k, v in values.items()}
     if isinstance(values, tuple | list):
-        return [_jsonable(v) for v in values]
+        return [jsonable(v) for v in values]
     return values
 
 

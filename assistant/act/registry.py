@@ -36,9 +36,9 @@ HA_DOMAINS: Mapping[DeviceKind, str] = {
 
 
 def slugify(text: str) -> str:
-    """``"Living room"`` -> ``"living_room"``."""
-    folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    return re.sub(r"[^a-z0-9]+", "_", folded.lower()).strip("_") or "unnamed"
+    """``"Living room"`` -> ``"living_room"``; letters of any script are kept (``"客厅"``)."""
+    folded = unicodedata.normalize("NFKC", text).casefold()
+    return re.sub(r"[^\w]+", "_", folded).strip("_") or "unnamed"
 
 
 def normalize_name(text: str) -> str:

@@ -7,7 +7,7 @@ from typing import Any
 
 from assistant.act.registry import Device
 from assistant.messages import Intent, Reply
-from assistant.speak.responses import join_words, the
+from assistant.speak.responses import domain_plural, join_words, the
 from integrations.base import DeviceKind, Trait
 
 from .common import HandlerContext, Outcome, find_targets, refuse
@@ -64,7 +64,11 @@ async def get_state(ctx: HandlerContext, intent: Intent) -> Outcome:
         names = join_words([the(n) for n in unmatched])
         return Outcome(Reply(r.render(intent.name, "all_no", names=names, verb=verb, state=wanted)))
     if intent.response == "how_many":
-        return Outcome(Reply(r.render(intent.name, "how_many", count=len(matched))))
+        domain = str(intent.slots.get("domain", "device"))
+        if len(matched) == 1:
+            return Outcome(Reply(r.render(intent.name, "how_many_one", thing=domain, state=wanted)))
+        return Outcome(Reply(r.render(intent.name, "how_many", count=len(matched),
+                                      things=domain_plural(domain), state=wanted)))
     if intent.response == "which":
         if not matched:
             return Outcome(Reply(r.render(intent.name, "which_none")))
