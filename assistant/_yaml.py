@@ -7,6 +7,7 @@ ruamel constructor stops at the first) and resolve custom tags with positions at
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias
@@ -24,6 +25,7 @@ __all__ = [
     "UNRESOLVED",
     "format_path",
     "load_document",
+    "shown_key",
 ]
 
 Loc: TypeAlias = tuple[str | int, ...]
@@ -31,6 +33,12 @@ TagHandler: TypeAlias = Callable[[str], Any]
 
 _CORE = "tag:yaml.org,2002:"
 _MERGE = _CORE + "merge"
+_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,62}")
+_HEX_RUN = re.compile(r"[0-9A-Fa-f]{12}")
+_HIDDEN_KEY = "<key>"
+_BOOLS = {"true": True, "yes": True, "on": True, "y": True}
+_BOOLS |= {"false": False, "no": False, "off": False, "n": False}
+_NULLS = ("", "~", "null")
 
 
 class _Unresolved:
@@ -98,14 +106,24 @@ class Document:
         return self.value_marks.get(loc, Mark(1, 1))
 
 
+def shown_key(key: str) -> str | None:
+    """``key`` if it looks like a key name, else None: a mistyped line such as
+    ``{token 0123...}`` makes a key of a secret, and that must not be shown."""
+    return key if _KEY.fullmatch(key) and not _HEX_RUN.search(key) else None
+
+
 def format_path(loc: Loc) -> str:
-    """``('devices', 2, 'miio', 'token')`` -> ``devices[2].miio.token``; () -> ``<root>``."""
+    """``('devices', 2, 'miio', 'token')`` -> ``devices[2].miio.token``; () -> ``<root>``.
+
+    A key that does not look like a name is shown as ``<key>`` (see :func:`shown_key`).
+    """
     out = ""
     for part in loc:
         if isinstance(part, int):
             out += f"[{part}]"
         else:
-            out += f".{part}" if out else str(part)
+            name = shown_key(part) or _HIDDEN_KEY
+            out += f".{name}" if out else name
     return out or "<root>"
 
 
@@ -205,7 +223,9 @@ class _Builder:
             if key is None:
                 continue
             if key in result:
-                self._problem(key_node, (*loc, key), f"duplicate key '{key}'")
+                name = shown_key(key)
+                message = f"duplicate key '{name}'" if name else "duplicate key"
+                self._problem(key_node, (*loc, key), message)
                 continue
             self._doc.key_marks[(*loc, key)] = _mark(key_node)
             result[key] = self.build(value_node, (*loc, key))
@@ -236,10 +256,12 @@ class _Builder:
         self._doc.texts[loc] = text
         if self._custom_tag(node, loc):
             return self._resolve_tag(node, loc, text.strip())
+        kind = str(node.tag)[len(_CORE) :]
         try:
-            return _core_scalar(str(node.tag)[len(_CORE) :], text)
+            return _core_scalar(kind, text)
         except ValueError:
-            self._problem(node, loc, f"'{text}' is not a valid !!{str(node.tag)[len(_CORE):]}")
+            # Never quote the text: a secret may be written anywhere, with any tag.
+            self._problem(node, loc, f"not a valid !!{kind}")
             return UNRESOLVED
 
     def _resolve_tag(self, node: ScalarNode, loc: Loc, text: str) -> Any:
@@ -257,9 +279,13 @@ class _Builder:
 def _core_scalar(kind: str, text: str) -> Any:
     """Convert a scalar already resolved to a core-schema tag (YAML 1.2 or 1.1)."""
     if kind == "null":
+        if text.lower() not in _NULLS:
+            raise ValueError(kind)
         return None
     if kind == "bool":
-        return text.lower() in ("true", "yes", "on", "y")
+        if text.lower() not in _BOOLS:
+            raise ValueError(kind)
+        return _BOOLS[text.lower()]
     if kind == "int":
         return _int(text)
     if kind == "float":

@@ -31,17 +31,16 @@ from pydantic import (
 )
 from pydantic_core import ErrorDetails, PydanticCustomError
 
-from assistant._config_checks import (
-    ONE_TRANSPORT,
-    check_host,
-    check_language,
-    check_loopback,
-    check_references,
-    check_state_dir,
-    check_token,
-    inline_tokens,
+from assistant import _config_checks as _checks
+from assistant._yaml import (
+    UNRESOLVED,
+    Document,
+    Loc,
+    Problem,
+    format_path,
+    load_document,
+    shown_key,
 )
-from assistant._yaml import UNRESOLVED, Document, Loc, Problem, format_path, load_document
 from assistant.errors import ConfigError
 from assistant.secrets import Secret, SecretResolver
 
@@ -51,6 +50,7 @@ __all__ = [
     "ConfigError",
     "ControlSettings",
     "DeviceSettings",
+    "INLINE_TOKEN",
     "LoggingSettings",
     "MiioDeviceSettings",
     "MiioSettings",
@@ -98,12 +98,12 @@ Name = Annotated[StrictStr, StringConstraints(strip_whitespace=True, min_length=
 Port = Annotated[StrictInt, Field(ge=1, le=65535)]
 AnyPort = Annotated[StrictInt, Field(ge=0, le=65535)]
 """A port to listen on; 0 picks a free one."""
-Host = Annotated[StrictStr, AfterValidator(check_host)]
-LoopbackHost = Annotated[StrictStr, AfterValidator(check_loopback)]
-MiioToken = Annotated[SecretValue, AfterValidator(check_token)]
+Host = Annotated[StrictStr, AfterValidator(_checks.check_host)]
+LoopbackHost = Annotated[StrictStr, AfterValidator(_checks.check_loopback)]
+MiioToken = Annotated[SecretValue, AfterValidator(_checks.check_token)]
 ConfigPath = Annotated[Path, BeforeValidator(_non_empty_path), AfterValidator(_resolve_path)]
-StateDir = Annotated[ConfigPath, AfterValidator(check_state_dir)]
-Language = Annotated[Name, AfterValidator(check_language)]
+StateDir = Annotated[ConfigPath, AfterValidator(_checks.check_state_dir)]
+Language = Annotated[Name, AfterValidator(_checks.check_language)]
 LogLevel = Annotated[Literal["DEBUG", "INFO", "WARNING", "ERROR"], BeforeValidator(_upper)]
 
 
@@ -182,7 +182,7 @@ class DeviceSettings(_Section):
     @model_validator(mode="after")
     def _one_transport(self) -> DeviceSettings:
         if (self.miio is None) == (self.virtual is None):
-            raise PydanticCustomError("device_transport", ONE_TRANSPORT)
+            raise PydanticCustomError("device_transport", _checks.ONE_TRANSPORT)
         return self
 
 
@@ -301,7 +301,7 @@ def parse_config(
     if not any(problem.where == "<syntax>" for problem in problems):
         data = {} if doc.data is None else doc.data
         if warn is not None:
-            for loc in inline_tokens(data):
+            for loc in _checks.inline_tokens(data):
                 warn(_line(source, _at(doc, loc, INLINE_TOKEN)))
         settings, found = _validate(data, doc, base, checks)
         problems += found
@@ -315,7 +315,7 @@ def _validate(
     data: Any, doc: Document, base: Path, checks: Sequence[Check]
 ) -> tuple[Settings | None, list[Problem]]:
     """Settings (None if invalid) and the problems: schema, extra checks, references."""
-    references = [_at(doc, loc, message) for loc, message in check_references(data)]
+    references = [_at(doc, loc, message) for loc, message in _checks.check_references(data)]
     try:
         settings = Settings.model_validate(data, context={"base_dir": base})
     except ValidationError as err:
@@ -392,7 +392,8 @@ def _unknown_key(loc: Loc) -> str:
     known = sorted(model.model_fields) if model is not None else []
     close = difflib.get_close_matches(key, known, n=1, cutoff=0.75)
     hint = f" (did you mean '{close[0]}'?)" if close else ""
-    return f"unknown key '{key}'{hint}"
+    name = shown_key(key)
+    return f"unknown key '{name}'{hint}" if name else f"unknown key{hint}"
 
 
 def _model_at(loc: Loc) -> type[BaseModel] | None:

@@ -17,7 +17,7 @@ from typing import Any
 from pydantic import GetCoreSchemaHandler, GetJsonSchemaHandler
 from pydantic_core import PydanticCustomError, core_schema
 
-from assistant._yaml import TagError, load_document
+from assistant._yaml import TagError, format_path, load_document
 
 __all__ = ["Secret", "SecretResolver", "SECRETS_FILE"]
 
@@ -92,6 +92,8 @@ class SecretResolver:
 
     ``secrets.yaml`` is read lazily, once, from ``base_dir``; a problem with that file is
     reported at the first tag that needs it and silently for later ones.
+
+    Messages never quote the name after a tag: people do write the secret itself there.
     """
 
     def __init__(self, base_dir: Path, environ: Mapping[str, str]) -> None:
@@ -111,25 +113,25 @@ class SecretResolver:
             raise TagError("!env needs a variable name")
         value = self._environ.get(name)
         if value is None:
-            raise TagError(f"environment variable '{name}' is not set")
+            raise TagError("this !env variable is not set")
         return Secret(value)
 
     def credential(self, name: str) -> Secret:
         """``!credential name``: the systemd credential ``$CREDENTIALS_DIRECTORY/name``."""
         if not name or "/" in name or name in (".", ".."):
-            raise TagError(f"invalid credential name '{name}'")
+            raise TagError("!credential needs a credential name (no '/', '.' or '..')")
         directory = self._environ.get("CREDENTIALS_DIRECTORY")
         if not directory:
             raise TagError(
-                f"credential '{name}' is not available: $CREDENTIALS_DIRECTORY is not set "
+                "this !credential is not available: $CREDENTIALS_DIRECTORY is not set "
                 "(use LoadCredential= in the systemd unit)"
             )
         try:
             text = (Path(directory) / name).read_text(encoding="utf-8")
         except FileNotFoundError:
-            raise TagError(f"credential '{name}' is not defined in {directory}") from None
+            raise TagError(f"this !credential is not defined in {directory}") from None
         except (OSError, UnicodeError) as err:
-            raise TagError(f"credential '{name}' cannot be read: {_os_reason(err)}") from None
+            raise TagError(f"this !credential cannot be read: {_os_reason(err)}") from None
         return Secret(text.rstrip("\r\n"))
 
     def secret(self, name: str) -> Secret:
@@ -139,9 +141,9 @@ class SecretResolver:
             if self._file_reported:
                 raise TagError(None)
             self._file_reported = True
-            raise TagError(f"secret '{name}' cannot be resolved: {self._file_problem}")
+            raise TagError(f"this !secret cannot be resolved: {self._file_problem}")
         if name not in secrets:
-            raise TagError(f"secret '{name}' is not defined in {SECRETS_FILE}")
+            raise TagError(f"this !secret is not defined in {SECRETS_FILE}")
         return Secret(secrets[name])
 
     def _load(self) -> dict[str, str] | None:
@@ -186,7 +188,7 @@ def _parse_secrets(text: str, path: Path) -> dict[str, str]:
     for key, value in data.items():
         if value is None or isinstance(value, (dict, list)):
             mark = doc.value_marks.get((key,))
-            raise TagError(f"{path}:{mark}: {key}: a secret must be a string")
+            raise TagError(f"{path}:{mark}: {format_path((key,))}: a secret must be a string")
         result[key] = doc.texts.get((key,), str(value))
     return result
 

@@ -8,6 +8,9 @@ from textwrap import dedent
 
 import pytest
 
+from assistant import _config_checks
+from assistant._yaml import format_path, shown_key
+from assistant.act.registry import slugify
 from assistant.config import (
     ConfigError,
     DeviceSettings,
@@ -15,6 +18,7 @@ from assistant.config import (
     Secret,
     Settings,
     VirtualDeviceSettings,
+    INLINE_TOKEN,
     default_config_path,
     load_config,
     parse_config,
@@ -151,7 +155,7 @@ def test_settings_are_frozen_hashable_and_picklable(tmp_path: Path) -> None:
 
 def test_yaml_1_2_keeps_on_no_yes_as_strings() -> None:
     text = """\
-    language: off
+    site: {name: off}
     areas: [{name: on, aliases: [yes]}]
     devices:
       - name: no
@@ -159,7 +163,7 @@ def test_yaml_1_2_keeps_on_no_yes_as_strings() -> None:
         virtual: {model: n}
     """
     settings = parse_config(dedent(text))
-    assert settings.language == "off"
+    assert settings.site.name == "off"
     assert settings.areas[0].name == "on" and settings.areas[0].aliases == ("yes",)
     assert settings.devices[0].name == "no" and settings.devices[0].area == "ON"
 
@@ -463,6 +467,108 @@ def test_names_are_unique_and_aliases_do_not_shadow_names() -> None:
     ]
 
 
+def test_names_must_not_share_an_id_after_slugging() -> None:
+    text = """\
+    areas:
+      - name: Living room
+      - name: Living-Room
+      - name: living room
+    devices:
+      - name: Kitchen light
+        virtual: {model: m}
+      - name: Kitchen Light!
+        virtual: {model: m}
+      - name: Hall lamp
+        miio: {host: lamp, token: !env T}
+      - name: hall_lamp
+        virtual: {model: m}
+    """
+    assert problems_of(text, environ={"T": TOKEN}) == [
+        "c.yaml:3:11: areas[1].name: 'Living-Room' would share the id 'living_room' "
+        "with areas[0] ('Living room'); rename one",
+        "c.yaml:4:11: areas[2].name: duplicate area name 'living room' (areas[0])",
+        "c.yaml:8:11: devices[1].name: 'Kitchen Light!' would share the id 'kitchen_light' "
+        "with devices[0] ('Kitchen light'); rename one",
+        "c.yaml:12:11: devices[3].name: 'hall_lamp' would share the id 'hall_lamp' "
+        "with devices[2] ('Hall lamp'); rename one",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [("客厅", "卧室"), ("Café", "Cafe"), ("!!", "??"), ("Straße", "Strasse"), ("A  B", "a_b")],
+)
+def test_id_collisions_follow_the_runtime_slugify(first: str, second: str) -> None:
+    text = f"devices:\n  - {{name: '{first}', virtual: {{model: m}}}}\n"
+    text += f"  - {{name: '{second}', virtual: {{model: m}}}}\n"
+    slug = slugify(second)
+    if first.casefold() == second.casefold():
+        assert one_problem(text) == (
+            f"c.yaml:3:12: devices[1].name: duplicate device name '{second}' (devices[0])"
+        )
+    elif slugify(first) != slug:
+        assert len(parse_config(text).devices) == 2
+    else:
+        assert one_problem(text) == (
+            f"c.yaml:3:12: devices[1].name: '{second}' would share the id '{slug}' "
+            f"with devices[0] ('{first}'); rename one"
+        )
+
+
+def test_language_needs_sentences_and_responses() -> None:
+    assert parse_config("language: en").language == "en"
+    assert one_problem("language: de\n") == (
+        "c.yaml:1:11: language: unsupported language; supported: en"
+    )
+    assert one_problem("language: ../responses/en\n") == (
+        "c.yaml:1:11: language: unsupported language; supported: en"
+    )
+
+
+def test_supported_languages_need_both_sentences_and_templates(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folders = {"en": ["a.yaml"], "fr": [], "xx": ["a.yaml"], "de": ["a.txt"]}
+    for language, files in folders.items():
+        (tmp_path / language).mkdir()
+        for name in files:
+            (tmp_path / language / name).write_text("responses: {}\n")
+    (tmp_path / "nl.yaml").write_text("")
+    monkeypatch.setattr(_config_checks, "RESPONSES_DIR", tmp_path)
+    _config_checks.supported_languages.cache_clear()
+    try:
+        assert _config_checks.supported_languages() == ("en",)
+    finally:
+        _config_checks.supported_languages.cache_clear()
+
+
+def test_virtual_ports_may_be_zero_but_not_shared() -> None:
+    text = """\
+    devices:
+      - {name: A, virtual: {model: m, port: 54400}}
+      - {name: B, virtual: {model: m, host: 127.0.0.1, port: 54400}}
+      - {name: C, virtual: {model: m, host: 127.0.0.2, port: 54400}}
+      - {name: D, virtual: {model: m, port: 0}}
+      - {name: E, virtual: {model: m, port: 0}}
+      - {name: F, virtual: {model: m}}
+      - {name: G, virtual: {model: m, port: -1}}
+      - {name: H, virtual: {model: m, host: 127.0.0.2, port: 54400}}
+    """
+    assert problems_of(text) == [
+        "c.yaml:3:58: devices[1].virtual.port: 127.0.0.1:54400 is already used by devices[0]; "
+        "pick another port or 0",
+        "c.yaml:8:41: devices[6].virtual.port: must be at least 0",
+        "c.yaml:9:58: devices[7].virtual.port: 127.0.0.2:54400 is already used by devices[2]; "
+        "pick another port or 0",
+    ]
+    ok = text.replace("port: 54400}}\n      - {name: C", "port: 54401}}\n      - {name: C")
+    ok = ok.replace("port: -1", "port: 65535").replace("H, virtual: {model: m, host: 127.0.0.2",
+                                                        "H, virtual: {model: m, host: 127.0.0.3")
+    settings = parse_config(dedent(ok))
+    ports = [device.virtual.port for device in settings.devices]  # type: ignore[union-attr]
+    assert ports == [54400, 54401, 54400, 0, 0, None, 65535, 54400]
+
+
 def test_all_problems_are_collected_in_file_order() -> None:
     text = """\
     language: 5
@@ -510,7 +616,7 @@ def test_secrets_file_readable_by_others_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
         load_config(config)
     assert caught.value.problems == [
-        f"{config}:3:31: devices[0].miio.token: secret 'lamp' cannot be resolved: "
+        f"{config}:3:31: devices[0].miio.token: this !secret cannot be resolved: "
         f"{secrets} is readable by group/other (mode 0644); run: chmod 600 {secrets}"
     ]
     secrets.chmod(0o640)
@@ -526,7 +632,7 @@ def test_missing_secret_name(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
         load_config(config)
     assert caught.value.problems == [
-        f"{config}:3:31: devices[0].miio.token: secret 'lamp' is not defined in secrets.yaml"
+        f"{config}:3:31: devices[0].miio.token: this !secret is not defined in secrets.yaml"
     ]
 
 
@@ -536,7 +642,7 @@ def test_missing_secrets_file(tmp_path: Path) -> None:
         load_config(config)
     [problem] = caught.value.problems
     assert problem.startswith(
-        f"{config}:3:31: devices[0].miio.token: secret 'lamp' cannot be resolved"
+        f"{config}:3:31: devices[0].miio.token: this !secret cannot be resolved"
     )
     assert str(tmp_path / "secrets.yaml") in problem
 
@@ -555,7 +661,7 @@ def test_env_secret() -> None:
     settings = parse_config(text, environ={"LAMP_TOKEN": TOKEN})
     assert settings.devices[0].miio.token == Secret(TOKEN)  # type: ignore[union-attr]
     assert one_problem(text) == (
-        "c.yaml:1:47: devices[0].miio.token: environment variable 'LAMP_TOKEN' is not set"
+        "c.yaml:1:47: devices[0].miio.token: this !env variable is not set"
     )
 
 
@@ -576,15 +682,18 @@ def test_credential_secret(tmp_path: Path) -> None:
     environ = {"CREDENTIALS_DIRECTORY": str(creds)}
     missing = one_problem(text.replace("lamp}", "fan}"), environ=environ)
     assert missing == (
-        f"c.yaml:1:47: devices[0].miio.token: credential 'fan' is not defined in {creds}"
+        f"c.yaml:1:47: devices[0].miio.token: this !credential is not defined in {creds}"
     )
     no_dir = one_problem(text)
     assert no_dir.startswith(
-        "c.yaml:1:47: devices[0].miio.token: credential 'lamp' is not available"
+        "c.yaml:1:47: devices[0].miio.token: this !credential is not available"
     )
     assert "CREDENTIALS_DIRECTORY" in no_dir
     bad_name = one_problem(text.replace("lamp}", "../lamp}"), environ=environ)
-    assert "invalid credential name" in bad_name
+    assert bad_name == (
+        "c.yaml:1:47: devices[0].miio.token: "
+        "!credential needs a credential name (no '/', '.' or '..')"
+    )
 
 
 def test_secret_is_refused_where_a_plain_value_belongs() -> None:
@@ -648,7 +757,94 @@ def test_secret_type() -> None:
         Secret(5)  # type: ignore[arg-type]
 
 
-# --- paths and defaults ----------------------------------------------------------------------
+def test_token_shaped_text_is_never_echoed(tmp_path: Path) -> None:
+    lower = "abcdef0123456789abcdef0123456789"
+    write(tmp_path / "secrets.yaml", f"lamp: !!int {TOKEN}\nfan: !!bool {lower}\n")
+    creds = tmp_path / "creds"
+    creds.mkdir()
+    configs = [
+        "devices: [{name: L, miio: {host: lamp, token: !!int %s}}]",
+        "devices: [{name: L, miio: {host: lamp, token: !!float %s}}]",
+        "devices: [{name: L, miio: {host: lamp, token: !!bool %s}}]",
+        "devices: [{name: L, miio: {host: lamp, token: !!null %s}}]",
+        "devices: [{name: L, miio: {host: lamp, token: !secret %s}}]",
+        "devices: [{name: L, miio: {host: lamp, token: !env %s}}]",
+        "devices: [{name: L, miio: {host: lamp, token: !credential %s}}]",
+        "devices: [{name: L, miio: {host: lamp, token %s}}]",
+        "devices: [{name: L, miio: {host: lamp, %s: x, %s: y}}]",
+        "devices: [{name: L, miio: {host: lamp, token: !secret lamp}}]",
+        "devices: [{name: L, miio: {host: lamp, token: !secret fan}}]",
+    ]
+    environ = {"CREDENTIALS_DIRECTORY": str(creds)}
+    for template in configs:
+        for token in (TOKEN, lower):
+            text = template.replace("%s", token)
+            config = write(tmp_path / "config.yaml", text)
+            with pytest.raises(ConfigError) as caught:
+                load_config(config, environ=environ)
+            rendered = "\n".join([str(caught.value), repr(caught.value)])
+            assert token not in rendered and token.lower() not in rendered, (text, rendered)
+
+
+def test_wrongly_tagged_scalar_problem() -> None:
+    text = f"devices:\n  - name: Lamp\n    miio: {{host: lamp, token: !!int {TOKEN}}}\n"
+    assert one_problem(text) == "c.yaml:3:31: devices[0].miio.token: not a valid !!int"
+    assert one_problem("devices: [{name: L, exposed: !!bool maybe, virtual: {model: m}}]") == (
+        "c.yaml:1:30: devices[0].exposed: not a valid !!bool"
+    )
+    assert parse_config("site: {area: !!null ~}").site.area is None
+
+
+def test_unknown_key_that_is_not_a_name_is_not_shown() -> None:
+    text = f"devices:\n  - name: Lamp\n    miio: {{host: lamp, token {TOKEN}}}\n"
+    assert problems_of(text) == [
+        "c.yaml:3:11: devices[0].miio.token: field required",
+        "c.yaml:3:24: devices[0].miio.<key>: unknown key",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("key", "shown"),
+    [
+        ("tokn", "tokn"),
+        ("living_room_ceiling_light_token_2", "living_room_ceiling_light_token_2"),
+        ("token " + TOKEN, None),
+        (TOKEN, None),
+        ("abcdef0123456789abcdef0123456789", None),
+        ("my_token_deadbeefcafe12", None),
+        ("x" * 64, None),
+    ],
+)
+def test_only_name_like_keys_are_shown(key: str, shown: str | None) -> None:
+    assert shown_key(key) == shown
+    assert format_path(("devices", 0, key)) == f"devices[0].{shown or '<key>'}"
+
+
+def test_inline_token_warns_without_the_value(tmp_path: Path) -> None:
+    warnings: list[str] = []
+    text = DEVICE + "  - {name: Fan, miio: {host: fan, token: !env FAN}}\n"
+    parse_config(text, source="c.yaml", environ={"FAN": TOKEN}, warn=warnings.append)
+    assert warnings == [
+        "c.yaml:3:35: devices[0].miio.token: "
+        "written inline; keep it in secrets.yaml with !secret (see README)"
+    ]
+    config = write(tmp_path / "config.yaml", DEVICE)
+    warnings.clear()
+    load_config(config, warn=warnings.append)
+    assert warnings == [f"{config}:3:35: devices[0].miio.token: {INLINE_TOKEN}"]
+    assert parse_config(DEVICE).devices[0].name == "Lamp"
+
+
+def test_inline_token_warns_even_when_the_config_has_problems() -> None:
+    warnings: list[str] = []
+    text = DEVICE.replace("10.0.0.2", "'bad host'")
+    with pytest.raises(ConfigError):
+        parse_config(text, source="c.yaml", warn=warnings.append)
+    assert warnings == [f"c.yaml:3:37: devices[0].miio.token: {INLINE_TOKEN}"]
+    assert TOKEN not in "".join(warnings)
+
+
+# --- paths and defaults ---------------------------------------------------------------------
 
 
 def test_relative_paths_resolve_against_the_config_directory(tmp_path: Path) -> None:
@@ -696,3 +892,28 @@ def test_resolve_control_socket() -> None:
     settings = parse_config("control: {socket: /run/c.sock}")
     assert resolve_control_socket(settings, {}) == Path("/run/c.sock")
 
+
+
+def test_state_dir_must_be_a_directory_if_it_exists(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("")
+    (tmp_path / "dir").mkdir()
+    assert parse_config("state_dir: dir", base_dir=tmp_path).state_dir == tmp_path / "dir"
+    assert parse_config("state_dir: new", base_dir=tmp_path).state_dir == tmp_path / "new"
+    assert one_problem("state_dir: file\n", base_dir=tmp_path) == (
+        "c.yaml:1:12: state_dir: exists but is not a directory"
+    )
+
+
+def test_secrets_file_value_must_be_a_string_and_keys_are_masked(tmp_path: Path) -> None:
+    secrets = write(tmp_path / "secrets.yaml", f"lamp: [1]\n{TOKEN}: [2]\n")
+    config = write(tmp_path / "config.yaml", SECRET_DEVICE)
+    with pytest.raises(ConfigError) as caught:
+        load_config(config)
+    assert caught.value.problems == [
+        f"{config}:3:31: devices[0].miio.token: this !secret cannot be resolved: "
+        f"{secrets}:1:7: lamp: a secret must be a string"
+    ]
+    write(tmp_path / "secrets.yaml", f"{TOKEN}: [2]\nlamp: x\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config(config)
+    assert caught.value.problems[0].endswith(f"{secrets}:1:35: <key>: a secret must be a string")
