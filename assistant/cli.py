@@ -67,7 +67,8 @@ def _main(args: argparse.Namespace) -> int:
               "pass -c FILE (the repository's config.yaml is the demo home)", file=sys.stderr)
         return EXIT_CONFIG
     try:
-        settings = load_config(path, checks=[check_models])
+        warnings: list[str] = []
+        settings = load_config(path, checks=[check_models], warn=warnings.append)
     except ConfigError as err:
         if args.json and args.command == "check-config":
             print(json.dumps({"config": str(path), "ok": False, "problems": err.problems}))
@@ -75,6 +76,9 @@ def _main(args: argparse.Namespace) -> int:
             for problem in err.problems:
                 print(problem, file=sys.stderr)
         return EXIT_CONFIG
+    if args.command in ("check-config", "run"):
+        for warning in warnings:
+            print(f"warning: {warning}", file=sys.stderr)
     _setup_logging(settings, verbose=args.verbose, quiet=args.command != "run")
     try:
         if args.command == "check-config":

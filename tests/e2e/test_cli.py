@@ -234,3 +234,17 @@ def test_missing_default_config_is_explained(tmp_path):
     out = cli("devices", cwd=tmp_path)
     assert out.returncode == 2
     assert "pass -c FILE" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_check_config_warns_about_an_inline_token(tmp_path):
+    config = tmp_path / "inline.yaml"
+    config.write_text(
+        "devices:\n"
+        "  - name: Lamp\n"
+        "    miio: {host: 192.168.1.20, token: 00112233445566778899aabbccddeeff,"
+        " model: yeelink.light.color4}\n"
+    )
+    out = cli("check-config", "-c", str(config))
+    assert out.returncode == 0
+    assert f"warning: {config}:3:" in out.stderr and "written inline" in out.stderr
+    assert "00112233445566778899aabbccddeeff" not in out.stderr + out.stdout
