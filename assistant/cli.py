@@ -31,21 +31,29 @@ EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
 
 def _parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("-c", "--config", type=Path, default=None,
-                        help="configuration file (default: ./config.yaml, then "
-                             "/etc/mimo-assistant/config.yaml)")
+    common.add_argument(
+        "-c",
+        "--config",
+        type=Path,
+        default=None,
+        help="configuration file (default: ./config.yaml, then /etc/mimo-assistant/config.yaml)",
+    )
     common.add_argument("--json", action="store_true", help="print JSON")
     common.add_argument("-v", "--verbose", action="store_true", help="log at DEBUG level")
     parser = argparse.ArgumentParser(prog="mimo-assistant", description=__doc__)
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("run", parents=[common],
-                   help="run the daemon (--json: print every turn event as a JSON line)")
+    sub.add_parser(
+        "run",
+        parents=[common],
+        help="run the daemon (--json: print every turn event as a JSON line)",
+    )
     say = sub.add_parser("say", parents=[common], help="run one text turn")
     say.add_argument("text", nargs="+", help="what to say, e.g. 'turn on the living room lamp'")
     say.add_argument("--area", help="the room the command comes from")
-    say.add_argument("--local", action="store_true",
-                     help="run in this process even when a daemon is running")
+    say.add_argument(
+        "--local", action="store_true", help="run in this process even when a daemon is running"
+    )
     sub.add_parser("devices", parents=[common], help="list devices and their state")
     sub.add_parser("check-config", parents=[common], help="validate the configuration")
     return parser
@@ -63,8 +71,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _main(args: argparse.Namespace) -> int:
     path = args.config or default_config_path()
     if args.config is None and not path.exists():
-        print(f"mimo-assistant: no configuration: neither ./config.yaml nor {path} exists; "
-              "pass -c FILE (the repository's config.yaml is the demo home)", file=sys.stderr)
+        print(
+            f"mimo-assistant: no configuration: neither ./config.yaml nor {path} exists; "
+            "pass -c FILE (the repository's config.yaml is the demo home)",
+            file=sys.stderr,
+        )
         return EXIT_CONFIG
     try:
         warnings: list[str] = []
@@ -85,10 +96,13 @@ def _main(args: argparse.Namespace) -> int:
             return _check_config(path, settings, args.json)
         if args.command == "run":
             from assistant.runtime import serve
+
             asyncio.run(serve(settings, callback=_print_event if args.json else None))
             return EXIT_OK
         if args.command == "say":
-            return asyncio.run(_say(settings, " ".join(args.text), args.area, args.json, args.local))
+            return asyncio.run(
+                _say(settings, " ".join(args.text), args.area, args.json, args.local)
+            )
         return asyncio.run(_devices(settings, args.json))
     except KeyboardInterrupt:
         return EXIT_FAILED
@@ -99,14 +113,23 @@ def _main(args: argparse.Namespace) -> int:
 
 def _print_event(event: TurnEvent) -> None:
     """``run --json``: every turn event as one JSON line on stdout."""
-    record = {"turn_id": event.turn_id, "type": str(event.type), "stage": event.stage,
-              "elapsed_ms": round(event.elapsed_ms, 2), **event.data}
+    record = {
+        "turn_id": event.turn_id,
+        "type": str(event.type),
+        "stage": event.stage,
+        "elapsed_ms": round(event.elapsed_ms, 2),
+        **event.data,
+    }
     print(json.dumps(record, default=str), flush=True)
 
 
 def _check_config(path: Path, settings: Settings, as_json: bool) -> int:
-    summary = {"config": str(path), "ok": True, "areas": len(settings.areas),
-               "devices": len(settings.devices)}
+    summary = {
+        "config": str(path),
+        "ok": True,
+        "areas": len(settings.areas),
+        "devices": len(settings.devices),
+    }
     if as_json:
         print(json.dumps(summary))
     else:
@@ -141,11 +164,13 @@ async def _say(settings: Settings, text: str, area: str | None, as_json: bool, l
     answer = None if local else await _daemon(settings, {"op": "say", "text": text, "area": area})
     if answer is None:
         from assistant.runtime import Home
+
         async with Home(settings) as home:
             assert home.pipeline is not None
             area_id = home.area_id(area or settings.site.area)
-            result = (await home.pipeline.run_text(text, area_id=area_id,
-                                                   site=settings.site.name)).to_json()
+            result = (
+                await home.pipeline.run_text(text, area_id=area_id, site=settings.site.name)
+            ).to_json()
     elif not answer.get("ok"):
         raise AssistantError(str(answer.get("error")), code="daemon-error")
     else:
@@ -158,6 +183,7 @@ async def _devices(settings: Settings, as_json: bool) -> int:
     answer = await _daemon(settings, {"op": "devices"})
     if answer is None:
         from assistant.runtime import Home, device_rows
+
         async with Home(settings) as home:
             rows = device_rows(home)
     else:
@@ -172,13 +198,20 @@ async def _devices(settings: Settings, as_json: bool) -> int:
 def _table(rows: list[dict[str, Any]]) -> str:
     header = ("NAME", "AREA", "KIND", "STATE", "AVAILABLE")
     lines = [header] + [
-        (r["name"], r["area"] or "-", r["kind"], _state_text(r["state"]),
-         "yes" if r["available"] else "no")
+        (
+            r["name"],
+            r["area"] or "-",
+            r["kind"],
+            _state_text(r["state"]),
+            "yes" if r["available"] else "no",
+        )
         for r in rows
     ]
     widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
-    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip()
-                     for line in lines)
+    return "\n".join(
+        "  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip()
+        for line in lines
+    )
 
 
 def _state_text(state: dict[str, Any]) -> str:
@@ -196,6 +229,7 @@ def _state_text(state: dict[str, Any]) -> str:
 
 
 # --- logging ---------------------------------------------------------------------------------
+
 
 class _RedactSecrets(logging.Filter):
     """Defence in depth: blank out any configured secret that reaches a log record."""

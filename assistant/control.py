@@ -66,7 +66,9 @@ class ControlServer:
                 try:
                     line = await reader.readline()
                 except (ValueError, asyncio.LimitOverrunError):
-                    await _send(writer, {"ok": False, "error": f"request larger than {MAX_REQUEST} bytes"})
+                    await _send(
+                        writer, {"ok": False, "error": f"request larger than {MAX_REQUEST} bytes"}
+                    )
                     return
                 if not line:
                     return

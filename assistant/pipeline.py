@@ -60,14 +60,24 @@ class Pipeline:
                 reply = self._explain(recognized)
             else:
                 intent = recognized
-                turn.emit(TurnEventType.INTENT, "understand", name=intent.name,
-                          slots=dict(intent.slots), source=str(intent.source))
+                turn.emit(
+                    TurnEventType.INTENT,
+                    "understand",
+                    name=intent.name,
+                    slots=dict(intent.slots),
+                    source=str(intent.source),
+                )
                 with turn.stage("act"):
                     outcome = await self._handle(turn, intent, area_id)
                 results, reply = outcome.results, outcome.reply
                 for result in results:
-                    turn.emit(TurnEventType.RESULT, "act", device=result.device_id,
-                              ok=result.ok, error=result.error)
+                    turn.emit(
+                        TurnEventType.RESULT,
+                        "act",
+                        device=result.device_id,
+                        ok=result.ok,
+                        error=result.error,
+                    )
         except Exception as err:  # every failure still ends in a spoken reply
             _LOGGER.exception("[%s] turn failed", turn.id)
             turn.emit(TurnEventType.ERROR, error=type(err).__name__)
@@ -75,9 +85,14 @@ class Pipeline:
             turn.emit(TurnEventType.REPLY, text=reply.text, ok=reply.ok)
             result = turn.finish(intent, results, reply)
             turn.emit(TurnEventType.TURN_END, timings_ms=result.timings_ms)
-        _LOGGER.info("[%s] %r -> %s -> %r (%.0f ms)", turn.id, text,
-                     intent.name if intent else "no intent", reply.text,
-                     result.timings_ms["total"])
+        _LOGGER.info(
+            "[%s] %r -> %s -> %r (%.0f ms)",
+            turn.id,
+            text,
+            intent.name if intent else "no intent",
+            reply.text,
+            result.timings_ms["total"],
+        )
         return result
 
     async def _handle(self, turn: Turn, intent: Intent, area_id: str | None) -> Outcome:
@@ -90,11 +105,17 @@ class Pipeline:
     def _explain(self, no_match: NoMatch) -> Reply:
         unknown = no_match.unknown
         if "name" in unknown:
-            return Reply(self._responses.render("errors", "no_device", name=unknown["name"]), ok=False)
+            return Reply(
+                self._responses.render("errors", "no_device", name=unknown["name"]), ok=False
+            )
         if "area" in unknown:
-            return Reply(self._responses.render("errors", "no_area", area=unknown["area"]), ok=False)
+            return Reply(
+                self._responses.render("errors", "no_area", area=unknown["area"]), ok=False
+            )
         if no_match.needs_area:
             return Reply(self._responses.render("errors", "no_area_context"), ok=False)
         if "floor" in unknown:
-            return Reply(self._responses.render("errors", "no_floor", floor=unknown["floor"]), ok=False)
+            return Reply(
+                self._responses.render("errors", "no_floor", floor=unknown["floor"]), ok=False
+            )
         return Reply(self._responses.render("errors", "no_intent"), ok=False)

@@ -14,7 +14,6 @@ import os
 import secrets
 import signal
 import socket
-from pathlib import Path
 from typing import Any
 
 from assistant.act.dispatch import Dispatcher
@@ -85,24 +84,36 @@ class Home:
                     raise SpecError(MODEL_REQUIRED)
                 specs.append(load_spec(model, self.settings.miio.spec_dirs))
             except SpecError as err:
-                raise AssistantError(f"devices[{index}] ({entry.name}): {err}",
-                                     code="config-spec") from err
+                raise AssistantError(
+                    f"devices[{index}] ({entry.name}): {err}", code="config-spec"
+                ) from err
         return specs
 
     async def _build(self) -> None:
         s = self.settings
         specs = await asyncio.to_thread(self._prepare)
         for area in s.areas:
-            self.registry.add_area(Area(slugify(area.name), area.name, area.floor, tuple(area.aliases)))
-        miio = MiioDriver(self.registry, deadline=s.miio.deadline, poll_interval=s.miio.poll_interval)
+            self.registry.add_area(
+                Area(slugify(area.name), area.name, area.floor, tuple(area.aliases))
+            )
+        miio = MiioDriver(
+            self.registry, deadline=s.miio.deadline, poll_interval=s.miio.poll_interval
+        )
         self._drivers["miio"] = miio
         for entry, spec in zip(s.devices, specs, strict=True):
             device_id = await self._connect(entry, spec, miio)
-            self.registry.add_device(Device(
-                id=device_id, name=entry.name, spec=spec.device_spec(), driver="miio",
-                area_id=self.area_id(entry.area), aliases=tuple(entry.aliases),
-                exposed=entry.exposed, sensitive=entry.sensitive,
-            ))
+            self.registry.add_device(
+                Device(
+                    id=device_id,
+                    name=entry.name,
+                    spec=spec.device_spec(),
+                    driver="miio",
+                    area_id=self.area_id(entry.area),
+                    aliases=tuple(entry.aliases),
+                    exposed=entry.exposed,
+                    sensitive=entry.sensitive,
+                )
+            )
         await miio.start()
         dispatcher = Dispatcher(self.registry, self._drivers)
         self.pipeline = await asyncio.to_thread(
@@ -113,15 +124,23 @@ class Home:
     async def _connect(self, entry: DeviceSettings, spec: MiotSpec, miio: MiioDriver) -> str:
         if entry.miio is not None:
             device_id = f"miio:{slugify(entry.name)}"
-            miio.add_device(device_id, host=entry.miio.host, token=entry.miio.token.reveal(),
-                            spec=spec, port=entry.miio.port)
+            miio.add_device(
+                device_id,
+                host=entry.miio.host,
+                token=entry.miio.token.reveal(),
+                spec=spec,
+                port=entry.miio.port,
+            )
             return device_id
         assert entry.virtual is not None
         device_id = f"virtual:{slugify(entry.name)}"
         token = secrets.token_hex(16)
         virtual = VirtualMiioDevice(
-            spec, token=token, host=entry.virtual.host or "127.0.0.1",
-            port=entry.virtual.port or 0, did=_did(device_id),
+            spec,
+            token=token,
+            host=entry.virtual.host or "127.0.0.1",
+            port=entry.virtual.port or 0,
+            did=_did(device_id),
             state_file=self.state_dir / "virtual" / f"{slugify(entry.name)}.json",
         )
         try:
@@ -159,12 +178,17 @@ def device_rows(home: Home) -> list[dict[str, Any]]:
     for device in home.registry.devices():
         state = home.registry.state(device.id)
         area = home.registry.area(device.area_id).name if device.area_id else None
-        rows.append({
-            "id": device.id, "name": device.name, "area": area, "kind": str(device.kind),
-            "available": state.available,
-            "state": jsonable(dict(state.values)),
-            "traits": sorted(str(t) for t in device.traits),
-        })
+        rows.append(
+            {
+                "id": device.id,
+                "name": device.name,
+                "area": area,
+                "kind": str(device.kind),
+                "available": state.available,
+                "state": jsonable(dict(state.values)),
+                "traits": sorted(str(t) for t in device.traits),
+            }
+        )
     return rows
 
 
@@ -202,11 +226,13 @@ async def serve(settings: Settings, *, callback: EventCallback | None = None) ->
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        async with ControlServer(socket_path, handle), \
-                asyncio.TaskGroup() as tasks:
+        async with ControlServer(socket_path, handle), asyncio.TaskGroup() as tasks:
             _sd_notify("READY=1")
-            _LOGGER.info("mimo-assistant ready: %d devices in %d areas",
-                         len(home.registry.devices()), len(home.registry.areas()))
+            _LOGGER.info(
+                "mimo-assistant ready: %d devices in %d areas",
+                len(home.registry.devices()),
+                len(home.registry.areas()),
+            )
             watchdog = tasks.create_task(_watchdog(), name="systemd-watchdog")
             await stop.wait()
             _sd_notify("STOPPING=1")

@@ -39,13 +39,22 @@ class TurnResult:
             "text": self.text,
             "site": self.site,
             "area": self.area,
-            "intent": None if self.intent is None else {
-                "name": self.intent.name, "slots": dict(self.intent.slots),
+            "intent": None
+            if self.intent is None
+            else {
+                "name": self.intent.name,
+                "slots": dict(self.intent.slots),
             },
             "source": None if self.intent is None else str(self.intent.source),
             "results": [
-                {"device": r.device_id, "name": r.name, "ok": r.ok, "error": r.error,
-                 "error_code": r.error_code, "state": jsonable(r.state)}
+                {
+                    "device": r.device_id,
+                    "name": r.name,
+                    "ok": r.ok,
+                    "error": r.error,
+                    "error_code": r.error_code,
+                    "state": jsonable(r.state),
+                }
                 for r in self.results
             ],
             "reply": self.reply.text,
@@ -67,8 +76,13 @@ class Turn:
     """Emits TurnEvents for one turn; ``stage()`` times a stage and always ends it."""
 
     def __init__(
-        self, text: str, *, site: str = "default", area: str | None = None,
-        callback: EventCallback | None = None, turn_id: str | None = None,
+        self,
+        text: str,
+        *,
+        site: str = "default",
+        area: str | None = None,
+        callback: EventCallback | None = None,
+        turn_id: str | None = None,
     ) -> None:
         self.id = turn_id or uuid.uuid4().hex[:12]
         self.text = text
@@ -104,6 +118,14 @@ class Turn:
         self, intent: Intent | None, results: Sequence[CommandResult], reply: Reply
     ) -> TurnResult:
         self.timings_ms["total"] = self.elapsed_ms()
-        result = TurnResult(self.id, self.text, self.site, self.area, intent,
-                            tuple(results), reply, dict(self.timings_ms))
+        result = TurnResult(
+            self.id,
+            self.text,
+            self.site,
+            self.area,
+            intent,
+            tuple(results),
+            reply,
+            dict(self.timings_ms),
+        )
         return result

@@ -33,8 +33,9 @@ async def run(count: int, rounds: int, delay: float) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for i in range(count):
             token = secrets.token_hex(16)
-            light = VirtualMiioDevice(spec, token=token, did=1000 + i,
-                                      state_file=Path(tmp) / f"{i}.json")
+            light = VirtualMiioDevice(
+                spec, token=token, did=1000 + i, state_file=Path(tmp) / f"{i}.json"
+            )
             light.delay = delay
             await light.start()
             lights.append(light)
@@ -71,8 +72,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--lights", type=int, default=20)
     parser.add_argument("--rounds", type=int, default=10)
-    parser.add_argument("--device-delay", type=float, nargs="*", default=[0.0, 0.03],
-                        help="seconds each virtual device waits before answering")
+    parser.add_argument(
+        "--device-delay",
+        type=float,
+        nargs="*",
+        default=[0.0, 0.03],
+        help="seconds each virtual device waits before answering",
+    )
     args = parser.parse_args()
     for delay in args.device_delay:
         asyncio.run(run(args.lights, args.rounds, delay))

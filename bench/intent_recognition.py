@@ -17,14 +17,47 @@ from integrations.base import DeviceKind, DeviceSpec, Trait
 
 LIGHT = DeviceSpec(DeviceKind.LIGHT, frozenset({Trait.ON_OFF, Trait.BRIGHTNESS}))
 FAN = DeviceSpec(DeviceKind.FAN, frozenset({Trait.ON_OFF, Trait.FAN_SPEED}))
-ROOMS = ["kitchen", "bedroom", "office", "hallway", "garage", "attic", "porch", "study",
-         "nursery", "pantry"]
-WORDS = ["desk", "ceiling", "floor", "reading", "wall", "corner", "strip", "spot", "window",
-         "table", "shelf", "mirror", "bed", "sofa", "door", "stair", "hood", "cabinet", "lamp",
-         "accent"]
+ROOMS = [
+    "kitchen",
+    "bedroom",
+    "office",
+    "hallway",
+    "garage",
+    "attic",
+    "porch",
+    "study",
+    "nursery",
+    "pantry",
+]
+WORDS = [
+    "desk",
+    "ceiling",
+    "floor",
+    "reading",
+    "wall",
+    "corner",
+    "strip",
+    "spot",
+    "window",
+    "table",
+    "shelf",
+    "mirror",
+    "bed",
+    "sofa",
+    "door",
+    "stair",
+    "hood",
+    "cabinet",
+    "lamp",
+    "accent",
+]
 COMMANDS = [
-    "turn on the {name}", "turn off the {name}", "set the {name} to 40 percent",
-    "is the {name} on", "turn off the lights in the {room}", "turn on the lights",
+    "turn on the {name}",
+    "turn off the {name}",
+    "set the {name} to 40 percent",
+    "is the {name} on",
+    "turn off the lights in the {room}",
+    "turn on the lights",
 ]
 
 

@@ -68,15 +68,26 @@ class Dispatcher:
         elapsed = (time.perf_counter() - started) * 1000
         state = dict(self._registry.state(device_id).values)
         if error is None:
-            _LOGGER.info("[%s] %s: %s ok in %.0f ms", turn_id, device.name,
-                         _describe(commands), elapsed)
+            _LOGGER.info(
+                "[%s] %s: %s ok in %.0f ms", turn_id, device.name, _describe(commands), elapsed
+            )
             return CommandResult(device_id, device.name, True, state=state, duration_ms=elapsed)
-        _LOGGER.warning("[%s] %s: %s failed (%s): %s", turn_id, device.name,
-                        _describe(commands), error.code, error)
+        _LOGGER.warning(
+            "[%s] %s: %s failed (%s): %s",
+            turn_id,
+            device.name,
+            _describe(commands),
+            error.code,
+            error,
+        )
         return CommandResult(
-            device_id, device.name, False,
+            device_id,
+            device.name,
+            False,
             error=_spoken_error(error),
-            error_code=error.code, state=state, duration_ms=elapsed,
+            error_code=error.code,
+            state=state,
+            duration_ms=elapsed,
         )
 
 

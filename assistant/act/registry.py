@@ -147,7 +147,8 @@ class Registry:
         """Devices whose name or an alias normalizes to ``key``."""
         key = normalize_name(key)
         return [
-            d for d in self._devices.values()
+            d
+            for d in self._devices.values()
             if any(normalize_name(n) == key for n in d.spoken_names())
         ]
 
@@ -184,7 +185,8 @@ class Registry:
         self._states[device_id] = new
         if old.available != available:
             _LOGGER.info(
-                "%s is %s", self._devices[device_id].name,
+                "%s is %s",
+                self._devices[device_id].name,
                 "available" if available else "unavailable",
             )
         self._notify(device_id, new)

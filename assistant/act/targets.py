@@ -67,7 +67,8 @@ def resolve_targets(
         return _by_name(registry, slots["name"], slot_texts, area_ids, speaker_area, area_name)
 
     found = [
-        d for d in registry.devices()
+        d
+        for d in registry.devices()
         if (area_ids is None or d.area_id in area_ids) and _matches_kind(d, domains, device_class)
     ]
     if not found:

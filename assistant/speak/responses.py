@@ -26,8 +26,15 @@ _PLURALS = {
     DeviceKind.VACUUM: "vacuums",
     DeviceKind.SENSOR: "sensors",
 }
-_DOMAIN_PLURALS = {"light": "lights", "fan": "fans", "switch": "switches", "cover": "covers",
-                   "climate": "air conditioners", "vacuum": "vacuums", "lock": "locks"}
+_DOMAIN_PLURALS = {
+    "light": "lights",
+    "fan": "fans",
+    "switch": "switches",
+    "cover": "covers",
+    "climate": "air conditioners",
+    "vacuum": "vacuums",
+    "lock": "locks",
+}
 
 
 def spoken(name: str) -> str:
@@ -88,8 +95,13 @@ class Responses:
         return sentence(template.format(**values).strip())
 
     def summarize(
-        self, group: str, results: Sequence[CommandResult], kinds: Mapping[str, DeviceKind],
-        *, area: str | None = None, **values: Any,
+        self,
+        group: str,
+        results: Sequence[CommandResult],
+        kinds: Mapping[str, DeviceKind],
+        *,
+        area: str | None = None,
+        **values: Any,
     ) -> str:
         """One sentence on what really happened, per device.
 
@@ -105,10 +117,17 @@ class Responses:
                 key = "one"
             else:
                 key = "area" if area and not failed else "many"
-            parts.append(self.render(
-                group, key, the_name=the(done[0].name), count=len(done), things=things,
-                area=spoken(area or ""), **values,
-            ))
+            parts.append(
+                self.render(
+                    group,
+                    key,
+                    the_name=the(done[0].name),
+                    count=len(done),
+                    things=things,
+                    area=spoken(area or ""),
+                    **values,
+                )
+            )
         if failed:
             problems = [f"{the(r.name)} {r.error}" for r in failed]
             parts.append(join_words(problems))

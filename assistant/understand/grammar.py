@@ -18,9 +18,9 @@ from typing import Any
 
 import home_assistant_intents
 from hassil import Intents, recognize_all, recognize_best
-from hassil.recognize import MISSING_ENTITY
 from hassil.intents import TextSlotList
 from hassil.models import UnmatchedTextEntity
+from hassil.recognize import MISSING_ENTITY
 from hassil.util import merge_dict
 from ruamel.yaml import YAML
 
@@ -32,21 +32,65 @@ __all__ = ["GrammarRecognizer", "NoMatch", "SENTENCES_DIR"]
 _LOGGER = logging.getLogger(__name__)
 
 _MAX_UNKNOWN_WORDS = 4
-_GENERIC_WORDS = frozenset({
-    "light", "lights", "lamp", "lamps", "fan", "fans", "room", "temperature", "everything",
-    "curtain", "curtains", "blinds", "switch", "switches", "plug", "plugs", "devices",
-})
+_GENERIC_WORDS = frozenset(
+    {
+        "light",
+        "lights",
+        "lamp",
+        "lamps",
+        "fan",
+        "fans",
+        "room",
+        "temperature",
+        "everything",
+        "curtain",
+        "curtains",
+        "blinds",
+        "switch",
+        "switches",
+        "plug",
+        "plugs",
+        "devices",
+    }
+)
 """Words that may appear in an unknown name ("garage lamp") even though known names use
 them; a name made only of these ("the lights") is a kind, not a name we lack."""
 _PLURALS = frozenset({"lights", "lamps", "fans", "switches", "plugs", "curtains", "devices"})
 """A name ending in one of these ("the garage lights") is a kind in a place, not a name."""
 _DEVICE_WORDS = frozenset({"light", "lamp", "fan", "plug", "switch", "curtain", "bulb", "heater"})
 """A word that, after an unknown area ("garage lamp"), makes it a device name instead."""
-_SENTENCE_WORDS = frozenset({
-    "is", "are", "turn", "switch", "set", "what", "how", "to", "on", "off", "in", "of", "at",
-    "please", "it", "up", "down", "open", "close", "start", "the", "a", "an", "here", "this",
-    "my", "our", "all",
-})
+_SENTENCE_WORDS = frozenset(
+    {
+        "is",
+        "are",
+        "turn",
+        "switch",
+        "set",
+        "what",
+        "how",
+        "to",
+        "on",
+        "off",
+        "in",
+        "of",
+        "at",
+        "please",
+        "it",
+        "up",
+        "down",
+        "open",
+        "close",
+        "start",
+        "the",
+        "a",
+        "an",
+        "here",
+        "this",
+        "my",
+        "our",
+        "all",
+    }
+)
 """Words of the sentence itself, never part of a name we are missing."""
 
 SENTENCES_DIR = Path(__file__).resolve().parents[2] / "intents" / "sentences"
@@ -161,16 +205,24 @@ class GrammarRecognizer:
         ):
             if result.text_chunks_matched < 1:
                 continue  # the whole text swallowed by a slot: says nothing
-            missing = {e.name for e in result.unmatched_entities_list
-                       if isinstance(e, UnmatchedTextEntity) and e.text == MISSING_ENTITY}
-            spoken = [e for e in result.unmatched_entities_list
-                      if not (isinstance(e, UnmatchedTextEntity) and e.text == MISSING_ENTITY)]
+            missing = {
+                e.name
+                for e in result.unmatched_entities_list
+                if isinstance(e, UnmatchedTextEntity) and e.text == MISSING_ENTITY
+            }
+            spoken = [
+                e
+                for e in result.unmatched_entities_list
+                if not (isinstance(e, UnmatchedTextEntity) and e.text == MISSING_ENTITY)
+            ]
             if not spoken and missing == {"area"}:
                 needs_area = True  # a room command with no room to apply it to
                 continue
             unknown = {
-                e.name: e.text.strip() for e in spoken
-                if isinstance(e, UnmatchedTextEntity) and self._plausible_unknown(e.text)
+                e.name: e.text.strip()
+                for e in spoken
+                if isinstance(e, UnmatchedTextEntity)
+                and self._plausible_unknown(e.text)
                 and not (e.name == "name" and normalize_name(e.text).split()[-1] in _PLURALS)
             }
             if not unknown or len(unknown) != len(spoken) or "area" in missing:
@@ -228,7 +280,7 @@ def _as_device_name(no_match: NoMatch) -> NoMatch:
         return NoMatch(no_match.text, {"name": " ".join(wanted)}, no_match.intent_name)
     words = normalize_name(no_match.text).rstrip("?!.").split()
     for i in range(len(words) - len(wanted)):
-        if words[i:i + len(wanted)] == wanted and words[i + len(wanted)] in _DEVICE_WORDS:
+        if words[i : i + len(wanted)] == wanted and words[i + len(wanted)] in _DEVICE_WORDS:
             name = " ".join(wanted + [words[i + len(wanted)]])
             return NoMatch(no_match.text, {"name": name}, no_match.intent_name)
     return no_match

@@ -43,9 +43,12 @@ async def climate_set_temperature(ctx: HandlerContext, intent: Intent) -> Outcom
     if len(clamped) == 1 and len(outcome.results) == 1 and outcome.results[0].ok:
         device, value = clamped[0]
         text = ctx.responses.render(
-            intent.name, "clamped", the_name=the(device.name),
+            intent.name,
+            "clamped",
+            the_name=the(device.name),
             low=_number(device.spec.min_temperature or value),
-            high=_number(device.spec.max_temperature or value), value=_number(value),
+            high=_number(device.spec.max_temperature or value),
+            value=_number(value),
         )
         return Outcome(Reply(text), outcome.results)
     return outcome
@@ -71,10 +74,12 @@ async def climate_get_temperature(ctx: HandlerContext, intent: Intent) -> Outcom
         value = state.values.get(Trait.CURRENT_TEMPERATURE)
         if state.available and isinstance(value, int | float):
             if "name" in intent.slots:
-                text = ctx.responses.render(intent.name, "device", the_name=the(device.name),
-                                            value=_number(round(value, 1)))
+                text = ctx.responses.render(
+                    intent.name, "device", the_name=the(device.name), value=_number(round(value, 1))
+                )
             else:
-                text = ctx.responses.render(intent.name, "one", area=spoken(area),
-                                            value=_number(round(value, 1)))
+                text = ctx.responses.render(
+                    intent.name, "one", area=spoken(area), value=_number(round(value, 1))
+                )
             return Outcome(Reply(text))
     return refuse(ctx, intent.name, "unknown", area=spoken(area))

@@ -13,7 +13,12 @@ from assistant.messages import CommandResult, DeviceCommand, Intent, Reply
 from assistant.speak.responses import Responses, domain_plural, join_words, spoken, the
 
 __all__ = [
-    "HandlerContext", "Outcome", "find_targets", "act", "refuse", "Plan",
+    "HandlerContext",
+    "Outcome",
+    "find_targets",
+    "act",
+    "refuse",
+    "Plan",
 ]
 
 Plan = Callable[[Device], list[DeviceCommand] | None]
@@ -56,7 +61,9 @@ def find_targets(
     details = targets.details
     if targets.problem == "no_device":
         key = "no_device_in_area" if details.get("area") else "no_device"
-        return refuse(ctx, "errors", key, name=details["name"], area=spoken(details.get("area") or ""))
+        return refuse(
+            ctx, "errors", key, name=details["name"], area=spoken(details.get("area") or "")
+        )
     if targets.problem == "ambiguous":
         names = join_words([the(n) for n in details["candidates"]])
         return refuse(ctx, "errors", "ambiguous", name=details["name"], candidates=names)

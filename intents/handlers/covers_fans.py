@@ -37,7 +37,9 @@ async def fan_set_speed(ctx: HandlerContext, intent: Intent) -> Outcome:
             return [DeviceCommand(device.id, Trait.ON_OFF, False)]
         if Trait.FAN_SPEED not in device.traits:
             return None
-        return [DeviceCommand(device.id, Trait.ON_OFF, True),
-                DeviceCommand(device.id, Trait.FAN_SPEED, speed)]
+        return [
+            DeviceCommand(device.id, Trait.ON_OFF, True),
+            DeviceCommand(device.id, Trait.FAN_SPEED, speed),
+        ]
 
     return await act(ctx, intent.name, targets, plan, value=speed)

@@ -10,10 +10,17 @@ from .common import HandlerContext, Outcome, act, find_targets, refuse
 __all__ = ["light_set", "COLORS"]
 
 COLORS: dict[str, tuple[int, int, int]] = {
-    "white": (255, 255, 255), "black": (0, 0, 0), "red": (255, 0, 0),
-    "orange": (255, 165, 0), "yellow": (255, 255, 0), "green": (0, 128, 0),
-    "blue": (0, 0, 255), "purple": (128, 0, 128), "brown": (165, 42, 42),
-    "pink": (255, 192, 203), "turquoise": (64, 224, 208),
+    "white": (255, 255, 255),
+    "black": (0, 0, 0),
+    "red": (255, 0, 0),
+    "orange": (255, 165, 0),
+    "yellow": (255, 255, 0),
+    "green": (0, 128, 0),
+    "blue": (0, 0, 255),
+    "purple": (128, 0, 128),
+    "brown": (165, 42, 42),
+    "pink": (255, 192, 203),
+    "turquoise": (64, 224, 208),
 }
 """Colour names Home Assistant's sentences know, as RGB."""
 
@@ -30,11 +37,17 @@ async def light_set(ctx: HandlerContext, intent: Intent) -> Outcome:
 
         def plan(device):  # type: ignore[no-untyped-def]
             if level == 0:
-                return [DeviceCommand(device.id, Trait.ON_OFF, False)] if Trait.ON_OFF in device.traits else None
+                return (
+                    [DeviceCommand(device.id, Trait.ON_OFF, False)]
+                    if Trait.ON_OFF in device.traits
+                    else None
+                )
             if Trait.BRIGHTNESS not in device.traits:
                 return None
-            return [DeviceCommand(device.id, Trait.ON_OFF, True),
-                    DeviceCommand(device.id, Trait.BRIGHTNESS, level)]
+            return [
+                DeviceCommand(device.id, Trait.ON_OFF, True),
+                DeviceCommand(device.id, Trait.BRIGHTNESS, level),
+            ]
 
         return await act(ctx, intent.name, targets, plan, value=f"{level}%")
     if "color" in slots:
@@ -51,8 +64,10 @@ async def light_set(ctx: HandlerContext, intent: Intent) -> Outcome:
                 return None
             low = device.spec.min_color_temp or kelvin
             high = device.spec.max_color_temp or kelvin
-            return [DeviceCommand(device.id, Trait.ON_OFF, True),
-                    DeviceCommand(device.id, Trait.COLOR_TEMP, min(max(kelvin, low), high))]
+            return [
+                DeviceCommand(device.id, Trait.ON_OFF, True),
+                DeviceCommand(device.id, Trait.COLOR_TEMP, min(max(kelvin, low), high)),
+            ]
 
         return await act(ctx, intent.name, targets, plan_ct, value=f"{kelvin} kelvin")
     return refuse(ctx, "errors", "not_handled")
@@ -62,6 +77,9 @@ def _needs(trait: Trait, value: object):  # type: ignore[no-untyped-def]
     def plan(device):  # type: ignore[no-untyped-def]
         if trait not in device.traits:
             return None
-        return [DeviceCommand(device.id, Trait.ON_OFF, True), DeviceCommand(device.id, trait, value)]
+        return [
+            DeviceCommand(device.id, Trait.ON_OFF, True),
+            DeviceCommand(device.id, trait, value),
+        ]
 
     return plan

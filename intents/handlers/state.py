@@ -67,18 +67,33 @@ async def get_state(ctx: HandlerContext, intent: Intent) -> Outcome:
         domain = str(intent.slots.get("domain", "device"))
         if len(matched) == 1:
             return Outcome(Reply(r.render(intent.name, "how_many_one", thing=domain, state=wanted)))
-        return Outcome(Reply(r.render(intent.name, "how_many", count=len(matched),
-                                      things=domain_plural(domain), state=wanted)))
+        return Outcome(
+            Reply(
+                r.render(
+                    intent.name,
+                    "how_many",
+                    count=len(matched),
+                    things=domain_plural(domain),
+                    state=wanted,
+                )
+            )
+        )
     if intent.response == "which":
         if not matched:
             return Outcome(Reply(r.render(intent.name, "which_none")))
-        return Outcome(Reply(r.render(intent.name, "which", names=join_words([the(n) for n in matched]))))
+        return Outcome(
+            Reply(r.render(intent.name, "which", names=join_words([the(n) for n in matched])))
+        )
     if matched:  # "any"
-        return Outcome(Reply(r.render(intent.name, "any_yes", names=join_words([the(n) for n in matched]))))
+        return Outcome(
+            Reply(r.render(intent.name, "any_yes", names=join_words([the(n) for n in matched])))
+        )
     return Outcome(Reply(r.render(intent.name, "any_no")))
 
 
-def _one(ctx: HandlerContext, intent: Intent, device: Device, wanted: Any, offline: bool) -> Outcome:
+def _one(
+    ctx: HandlerContext, intent: Intent, device: Device, wanted: Any, offline: bool
+) -> Outcome:
     state = ctx.registry.state(device.id)
     actual = describe(device, state.values)
     name = the(device.name)
@@ -89,7 +104,11 @@ def _one(ctx: HandlerContext, intent: Intent, device: Device, wanted: Any, offli
     if actual is None:
         return refuse(ctx, "errors", "unsupported", the_name=name)
     if wanted is None:
-        return Outcome(Reply(ctx.responses.render(intent.name, "one", the_name=name, actual=actual)))
+        return Outcome(
+            Reply(ctx.responses.render(intent.name, "one", the_name=name, actual=actual))
+        )
     if current_state(device, state.values) == wanted:
-        return Outcome(Reply(ctx.responses.render(intent.name, "yes_one", the_name=name, state=actual)))
+        return Outcome(
+            Reply(ctx.responses.render(intent.name, "yes_one", the_name=name, state=actual))
+        )
     return Outcome(Reply(ctx.responses.render(intent.name, "no_one", the_name=name, actual=actual)))

@@ -22,7 +22,11 @@ ROOT = Path(__file__).resolve().parents[2]
 def cli(*args: str, cwd: Path = ROOT, timeout: float = 60) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "assistant", *args],
-        cwd=cwd, capture_output=True, text=True, timeout=timeout, env=os.environ.copy(),
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=os.environ.copy(),
     )
 
 
@@ -47,9 +51,14 @@ def test_say_json_shape(tmp_path):
     assert out.returncode == 0, out.stderr
     result = json.loads(out.stdout)
     assert result["text"] == "turn off all the lights in the kitchen"
-    assert result["intent"] == {"name": "HassTurnOff", "slots": {"area": "kitchen", "domain": "light"}}
+    assert result["intent"] == {
+        "name": "HassTurnOff",
+        "slots": {"area": "kitchen", "domain": "light"},
+    }
     assert {r["device"] for r in result["results"]} == {
-        "virtual:kitchen_ceiling_light", "virtual:kitchen_counter_light"}
+        "virtual:kitchen_ceiling_light",
+        "virtual:kitchen_counter_light",
+    }
     assert all(r["ok"] and r["error"] is None for r in result["results"])
     assert result["reply"] == "Turned off the lights in the kitchen"
 
@@ -115,8 +124,13 @@ def daemon(tmp_path):
     config = write_home(tmp_path)
     log = open(tmp_path / "daemon.log", "w+")
     events = open(tmp_path / "events.jsonl", "w+")
-    proc = subprocess.Popen([sys.executable, "-m", "assistant", "run", "--json", "-c", str(config)],
-                            cwd=ROOT, stdout=events, stderr=log, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "assistant", "run", "--json", "-c", str(config)],
+        cwd=ROOT,
+        stdout=events,
+        stderr=log,
+        text=True,
+    )
     proc.stderr = open(tmp_path / "daemon.log")  # for error messages
     sock = tmp_path / "state" / "control.sock"
     try:
@@ -176,14 +190,16 @@ def test_check_config_names_unknown_and_missing_models(tmp_path):
     out = cli("check-config", "-c", str(bad))
     assert out.returncode == 2
     lines = out.stderr.splitlines()
-    assert lines[0].startswith(f"{bad}:3:22: devices[0].virtual.model: no MIoT spec for model "
-                               "'acme.toaster.t1'")
+    assert lines[0].startswith(
+        f"{bad}:3:22: devices[0].virtual.model: no MIoT spec for model 'acme.toaster.t1'"
+    )
     assert lines[1].startswith(f"{bad}:5:11: devices[1].miio: 'model' is required")
     assert "00112233445566778899aabbccddeeff" not in out.stderr
 
 
 def test_debug_logs_never_show_a_token(tmp_path):
     from tests.integration.home import offline_hall_light
+
     config = write_home(tmp_path, offline_hall_light())
     out = cli("say", "-v", "-c", str(config), "turn on the lights in the kitchen")
     assert "DEBUG" in out.stderr  # the debug log really was on
@@ -208,12 +224,18 @@ def test_a_daemon_that_stops_answering_is_not_bypassed(daemon):
     proc.send_signal(signal.SIGSTOP)
     try:
         out = subprocess.run(
-            [sys.executable, "-c",
-             "import asyncio, sys; from pathlib import Path; "
-             "from assistant.control import request; "
-             f"asyncio.run(request(Path({str(sock)!r}), "
-             "{'op': 'say', 'text': 'turn on the coffee machine'}, timeout=1))"],
-            cwd=ROOT, capture_output=True, text=True, timeout=30,
+            [
+                sys.executable,
+                "-c",
+                "import asyncio, sys; from pathlib import Path; "
+                "from assistant.control import request; "
+                f"asyncio.run(request(Path({str(sock)!r}), "
+                "{'op': 'say', 'text': 'turn on the coffee machine'}, timeout=1))",
+            ],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=30,
         )
     finally:
         proc.send_signal(signal.SIGCONT)

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from assistant.messages import DeviceCommand
 from integrations.miio import MiioDriver, load_spec
 from integrations.virtual import VirtualMiioDevice
 
@@ -121,3 +122,19 @@ __all__ = [
     "closed_udp_port",
     "loop_lag",
 ]
+
+
+def cmd(device_id: str, trait: str, value: object) -> DeviceCommand:
+    return DeviceCommand(device_id, trait, value)
+
+
+def raw(device: VirtualMiioDevice, trait: str) -> object:
+    """The virtual device's raw value behind a trait (found through the spec, not by iid)."""
+    binding = device.spec.binding(trait)
+    prop = binding.read or binding.write
+    assert prop is not None
+    return device.value(*prop.key)
+
+
+def methods(device: VirtualMiioDevice) -> list[str]:
+    return [r.method for r in device.requests]

@@ -10,7 +10,9 @@ from assistant.runtime import Home
 
 from .home import load_home
 
-TURNS = YAML(typ="safe").load((Path(__file__).parent / "data" / "turns_en.yaml").read_text())["turns"]
+TURNS = YAML(typ="safe").load((Path(__file__).parent / "data" / "turns_en.yaml").read_text())[
+    "turns"
+]
 
 
 async def test_golden_turns(tmp_path):
@@ -21,5 +23,7 @@ async def test_golden_turns(tmp_path):
             result = await home.pipeline.run_text(turn["text"], area_id=area)
             got = (result.intent.name if result.intent else None, result.reply.text)
             if got != (turn["intent"], turn["reply"]):
-                mismatches.append(f"{turn['text']!r}: expected {(turn['intent'], turn['reply'])}, got {got}")
+                mismatches.append(
+                    f"{turn['text']!r}: expected {(turn['intent'], turn['reply'])}, got {got}"
+                )
     assert not mismatches, "\n".join(mismatches)

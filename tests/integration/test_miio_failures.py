@@ -8,10 +8,8 @@ import logging
 import pytest
 from blockbuster import blockbuster_ctx
 
-from assistant.messages import DeviceCommand
 from integrations.base import DriverError, Refused, Unreachable, Unsupported
 from integrations.miio import MiioDriver, load_spec
-from integrations.virtual import VirtualMiioDevice
 
 pytest.register_assert_rewrite("tests.integration.conftest_miio")
 
@@ -22,26 +20,12 @@ from .conftest_miio import (  # noqa: E402
     RecordingSink,
     attach,
     closed_udp_port,
+    cmd,
     loop_lag,
+    raw,
 )
 
 pytest_plugins = ["tests.integration.conftest_miio"]
-
-
-def cmd(device_id: str, trait: str, value: object) -> DeviceCommand:
-    return DeviceCommand(device_id, trait, value)
-
-
-def raw(device: VirtualMiioDevice, trait: str) -> object:
-    """The virtual device's raw value behind a trait (found through the spec, not by iid)."""
-    binding = device.spec.binding(trait)
-    prop = binding.read or binding.write
-    assert prop is not None
-    return device.value(*prop.key)
-
-
-def methods(device: VirtualMiioDevice) -> list[str]:
-    return [r.method for r in device.requests]
 
 
 # ----------------------------------------------------------------------------- refusals

@@ -54,7 +54,9 @@ async def test_all_lights_in_an_area(home):
     await say(home, "turn on the kitchen counter light")
     result = await say(home, "turn off all the lights in the kitchen")
     assert sorted(r.device_id for r in result.results) == [
-        "virtual:kitchen_ceiling_light", "virtual:kitchen_counter_light"]
+        "virtual:kitchen_ceiling_light",
+        "virtual:kitchen_counter_light",
+    ]
     assert all(r.ok for r in result.results)
     assert result.reply.text == "Turned off the lights in the kitchen"
     for device_id in ("virtual:kitchen_ceiling_light", "virtual:kitchen_counter_light"):
@@ -66,7 +68,9 @@ async def test_all_lights_in_an_area(home):
 async def test_speaker_area_context(home):
     result = await say(home, "turn on the lights", area="Kitchen")
     assert sorted(r.device_id for r in result.results) == [
-        "virtual:kitchen_ceiling_light", "virtual:kitchen_counter_light"]
+        "virtual:kitchen_ceiling_light",
+        "virtual:kitchen_counter_light",
+    ]
     result = await say(home, "turn off the lights in here", area="Bedroom")
     assert [r.device_id for r in result.results] == ["virtual:bedroom_light"]
 
@@ -188,15 +192,18 @@ async def test_state_survives_a_restart(tmp_path):
 
 
 async def test_multi_device_commands_run_concurrently(home):
-    lights = [home.virtual_devices[d] for d in
-              ("virtual:kitchen_ceiling_light", "virtual:kitchen_counter_light")]
+    lights = [
+        home.virtual_devices[d]
+        for d in ("virtual:kitchen_ceiling_light", "virtual:kitchen_counter_light")
+    ]
     for light in lights:
         light.delay = 0.15
         light.requests.clear()
     result = await say(home, "turn on the lights in the kitchen")
     assert all(r.ok for r in result.results)
-    first_sets = [next(r for r in light.requests if r.method == "set_properties")
-                  for light in lights]
+    first_sets = [
+        next(r for r in light.requests if r.method == "set_properties") for light in lights
+    ]
     a, b = first_sets
     # Each light received its command before the other one answered: they overlapped.
     assert a.received_at < b.answered_at and b.received_at < a.answered_at

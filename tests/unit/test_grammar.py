@@ -66,16 +66,18 @@ def test_speaker_area_is_the_context(recognizer):
     assert intent.slots == {"area": "bedroom", "domain": "light"}
 
 
-@pytest.mark.parametrize("text", ["turn on the lights", "turn off the lights in here",
-                                  "what is the temperature"])
+@pytest.mark.parametrize(
+    "text", ["turn on the lights", "turn off the lights in here", "what is the temperature"]
+)
 def test_no_area_context_asks_for_the_room(recognizer, text):
     result = recognizer.recognize(text)
     assert isinstance(result, NoMatch)
     assert result.needs_area and not result.unknown
 
 
-@pytest.mark.parametrize(("text", "name"), [("turn on the tv", "tv"),
-                                            ("turn on the kitchen radio", "radio")])
+@pytest.mark.parametrize(
+    ("text", "name"), [("turn on the tv", "tv"), ("turn on the kitchen radio", "radio")]
+)
 def test_unknown_single_word_names(recognizer, text, name):
     result = recognizer.recognize(text)
     assert isinstance(result, NoMatch) and result.unknown == {"name": name}
@@ -140,10 +142,21 @@ def test_pieces_of_the_sentence_are_never_called_names(recognizer):
 @pytest.mark.parametrize(
     ("text", "area", "slots"),
     [
-        ("set the kitchen lights to 20%", None, {"area": "kitchen", "domain": "light", "brightness": 20}),
-        ("dim the lights in the kitchen to 5 percent", None,
-         {"area": "kitchen", "domain": "light", "brightness": 5}),
-        ("set the lights to 40%", "bedroom", {"area": "bedroom", "domain": "light", "brightness": 40}),
+        (
+            "set the kitchen lights to 20%",
+            None,
+            {"area": "kitchen", "domain": "light", "brightness": 20},
+        ),
+        (
+            "dim the lights in the kitchen to 5 percent",
+            None,
+            {"area": "kitchen", "domain": "light", "brightness": 5},
+        ),
+        (
+            "set the lights to 40%",
+            "bedroom",
+            {"area": "bedroom", "domain": "light", "brightness": 40},
+        ),
         ("dim the bedroom light to 10%", None, {"name": "bedroom light", "brightness": 10}),
     ],
 )
