@@ -9,6 +9,7 @@ import logging
 import os
 import sys
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -97,7 +98,12 @@ def _main(args: argparse.Namespace) -> int:
         if args.command == "run":
             from assistant.runtime import serve
 
-            asyncio.run(serve(settings, callback=_print_event if args.json else None))
+            printer = _EventPrinter() if args.json else None
+            try:
+                asyncio.run(serve(settings, callback=printer))
+            finally:
+                if printer is not None:
+                    printer.close()
             return EXIT_OK
         if args.command == "say":
             return asyncio.run(
@@ -111,16 +117,35 @@ def _main(args: argparse.Namespace) -> int:
         return EXIT_CONFIG if err.code.startswith("config") else EXIT_FAILED
 
 
-def _print_event(event: TurnEvent) -> None:
-    """``run --json``: every turn event as one JSON line on stdout."""
-    record = {
-        "turn_id": event.turn_id,
-        "type": str(event.type),
-        "stage": event.stage,
-        "elapsed_ms": round(event.elapsed_ms, 2),
-        **event.data,
-    }
-    print(json.dumps(record, default=str), flush=True)
+class _EventPrinter:
+    """``run --json``: every turn event as one JSON line on stdout.
+
+    Lines are written by one worker thread, in order, so a slow reader of stdout never
+    stalls the event loop.
+    """
+
+    def __init__(self) -> None:
+        self._writer = ThreadPoolExecutor(1, thread_name_prefix="event-printer")
+
+    def __call__(self, event: TurnEvent) -> None:
+        record = {
+            "turn_id": event.turn_id,
+            "type": str(event.type),
+            "stage": event.stage,
+            "elapsed_ms": round(event.elapsed_ms, 2),
+            **event.data,
+        }
+        self._writer.submit(_write_line, json.dumps(record, default=str))
+
+    def close(self) -> None:
+        self._writer.shutdown(wait=True)
+
+
+def _write_line(line: str) -> None:
+    try:
+        print(line, flush=True)
+    except (BrokenPipeError, OSError):
+        pass  # nobody reads the events any more; the daemon goes on
 
 
 def _check_config(path: Path, settings: Settings, as_json: bool) -> int:
