@@ -51,33 +51,13 @@ class Pipeline:
         results: tuple[CommandResult, ...] = ()
         reply = Reply(self._responses.render("errors", "internal"), ok=False)
         try:
-            with turn.stage("understand"):
-                recognized = await asyncio.wait_for(
-                    asyncio.to_thread(self._recognizer.recognize, text, area_id=area_id),
-                    UNDERSTAND_TIMEOUT,
-                )
+            recognized = await self._understand(turn, text, area_id)
             if isinstance(recognized, NoMatch):
                 reply = self._explain(recognized)
             else:
                 intent = recognized
-                turn.emit(
-                    TurnEventType.INTENT,
-                    "understand",
-                    name=intent.name,
-                    slots=dict(intent.slots),
-                    source=str(intent.source),
-                )
-                with turn.stage("act"):
-                    outcome = await self._handle(turn, intent, area_id)
+                outcome = await self._act(turn, intent, area_id)
                 results, reply = outcome.results, outcome.reply
-                for result in results:
-                    turn.emit(
-                        TurnEventType.RESULT,
-                        "act",
-                        device=result.device_id,
-                        ok=result.ok,
-                        error=result.error,
-                    )
         except Exception as err:  # every failure still ends in a spoken reply
             _LOGGER.exception("[%s] turn failed", turn.id)
             turn.emit(TurnEventType.ERROR, error=type(err).__name__)
@@ -95,12 +75,38 @@ class Pipeline:
         )
         return result
 
-    async def _handle(self, turn: Turn, intent: Intent, area_id: str | None) -> Outcome:
-        handler = HANDLERS.get(intent.name)
-        if handler is None:
-            return Outcome(Reply(self._responses.render("errors", "not_handled"), ok=False))
-        ctx = HandlerContext(self.registry, self._dispatcher, self._responses, area_id, turn.id)
-        return await handler(ctx, intent)
+    async def _understand(self, turn: Turn, text: str, area_id: str | None) -> Intent | NoMatch:
+        with turn.stage("understand"):
+            recognized = await asyncio.wait_for(
+                asyncio.to_thread(self._recognizer.recognize, text, area_id=area_id),
+                UNDERSTAND_TIMEOUT,
+            )
+        if isinstance(recognized, Intent):
+            turn.emit(
+                TurnEventType.INTENT,
+                "understand",
+                name=recognized.name,
+                slots=dict(recognized.slots),
+                source=str(recognized.source),
+            )
+        return recognized
+
+    async def _act(self, turn: Turn, intent: Intent, area_id: str | None) -> Outcome:
+        with turn.stage("act"):
+            handler = HANDLERS.get(intent.name)
+            if handler is None:
+                return Outcome(Reply(self._responses.render("errors", "not_handled"), ok=False))
+            ctx = HandlerContext(self.registry, self._dispatcher, self._responses, area_id, turn.id)
+            outcome = await handler(ctx, intent)
+        for result in outcome.results:
+            turn.emit(
+                TurnEventType.RESULT,
+                "act",
+                device=result.device_id,
+                ok=result.ok,
+                error=result.error,
+            )
+        return outcome
 
     def _explain(self, no_match: NoMatch) -> Reply:
         unknown = no_match.unknown
