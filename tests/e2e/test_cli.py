@@ -270,3 +270,51 @@ def test_check_config_warns_about_an_inline_token(tmp_path):
     assert out.returncode == 0
     assert f"warning: {config}:3:" in out.stderr and "written inline" in out.stderr
     assert "00112233445566778899aabbccddeeff" not in out.stderr + out.stdout
+
+
+async def test_a_real_device_config_on_the_standard_port(tmp_path):
+    """A user's config with a `miio:` device (standard port 54321, token from secrets.yaml)
+    drives a device that is not part of the daemon: here a virtual lamp on 127.0.0.5."""
+    import asyncio
+
+    from integrations.miio.spec import load_spec
+    from integrations.virtual import VirtualMiioDevice
+
+    token = "a1b2c3d4e5f60718293a4b5c6d7e8f90"
+    lamp = VirtualMiioDevice(
+        load_spec("yeelink.light.color4"), token=token, host="127.0.0.5", port=54321, did=4242
+    )
+    await lamp.start()
+    try:
+        (tmp_path / "secrets.yaml").write_text(f"desk_token: {token}\n")
+        (tmp_path / "secrets.yaml").chmod(0o600)
+        config = tmp_path / "home.yaml"
+        config.write_text(
+            "areas: [{name: Study}]\n"
+            "devices:\n"
+            "  - name: Desk lamp\n"
+            "    area: Study\n"
+            "    miio: {host: 127.0.0.5, token: !secret desk_token, model: yeelink.light.color4}\n"
+        )
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "assistant",
+            "say",
+            "-v",
+            "-c",
+            str(config),
+            "set the desk lamp to 40%",
+            cwd=ROOT,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        stdout, stderr = await asyncio.wait_for(proc.communicate(), 60)
+    finally:
+        await lamp.stop()
+    assert proc.returncode == 0, stderr.decode()
+    assert stdout.decode().strip() == "The desk lamp is set to 40%"
+    assert any(r.method == "set_properties" for r in lamp.requests)
+    brightness = lamp.spec.binding("brightness").write
+    assert lamp.value(*brightness.key) == 40
+    assert token not in stdout.decode() + stderr.decode()
