@@ -164,7 +164,8 @@ async def test_driver_never_blocks_the_loop(make_virtual: MakeVirtual, driver: M
         await driver.execute(lamp, [cmd(lamp, "brightness", 10)])
         await driver.refresh(lamp)
         _, lag = await loop_lag(_expect_unreachable(driver.refresh(bad)))
-    assert lag < 0.25  # the loop kept ticking through ~1.8 s of socket waits
+    # A blocking wait would stall the loop for the whole ~1.8 s; generous for a loaded CI box.
+    assert lag < 0.6
 
 
 async def _expect_unreachable(work: object) -> None:
