@@ -8,6 +8,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = [
+    "AudioFormat",
+    "AudioChunk",
+    "Transcript",
+    "SPEECH_FORMAT",
     "IntentSource",
     "Intent",
     "DeviceCommand",
@@ -16,6 +20,53 @@ __all__ = [
     "TurnEventType",
     "TurnEvent",
 ]
+
+
+@dataclass(frozen=True, slots=True)
+class AudioFormat:
+    """How PCM audio is laid out."""
+
+    rate: int
+    """Samples per second per channel, Hertz."""
+    width: int
+    """Bytes per sample (2 = 16-bit signed little-endian)."""
+    channels: int
+    """Interleaved channels."""
+
+    @property
+    def bytes_per_second(self) -> int:
+        return self.rate * self.width * self.channels
+
+
+SPEECH_FORMAT = AudioFormat(16000, 2, 1)
+"""What speech-to-text wants: 16 kHz, 16-bit, mono."""
+
+
+@dataclass(frozen=True, slots=True)
+class AudioChunk:
+    """A piece of raw PCM audio."""
+
+    audio: bytes
+    format: AudioFormat
+    timestamp_ms: float | None = None
+    """Milliseconds since the stream started, when known."""
+
+    @property
+    def duration_ms(self) -> float:
+        return 1000 * len(self.audio) / self.format.bytes_per_second
+
+
+@dataclass(frozen=True, slots=True)
+class Transcript:
+    """What speech-to-text heard."""
+
+    text: str
+    confidence: float = 0.0
+    """0-1: how sure the decoder was (from its log probabilities)."""
+    alternatives: tuple[str, ...] = ()
+    """Other readings of the same audio, best first (not including ``text``)."""
+    audio_ms: float = 0.0
+    """Milliseconds of audio transcribed."""
 
 
 class IntentSource(enum.StrEnum):
