@@ -15,6 +15,7 @@ import stat
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from pydantic_core import PydanticCustomError
 
@@ -69,6 +70,19 @@ def check_loopback(value: str) -> str:
         address = None
     if address is None or not address.is_loopback:
         raise PydanticCustomError("loopback", "must be an IPv4 address in 127.0.0.0/8")
+    return value
+
+
+def check_tcp_uri(value: str) -> str:
+    """``tcp://host:port`` with a valid host and port."""
+    parsed = urlsplit(value)
+    try:
+        port = parsed.port
+    except ValueError:
+        port = None
+    if parsed.scheme != "tcp" or not parsed.hostname or port is None or port == 0:
+        raise ValueError("expected tcp://HOST:PORT, e.g. tcp://192.168.1.30:10700")
+    check_host(parsed.hostname)
     return value
 
 
@@ -209,6 +223,14 @@ def _check_areas(data: dict[str, Any]) -> Found:
         refs.append((("site", "area"), site.get("area")))
     devices = _items(data, "devices")
     refs += [(("devices", index, "area"), item.get("area")) for index, item in devices]
+    hubs = data.get("hubs")
+    if isinstance(hubs, dict):
+        if isinstance(hubs.get("wyoming"), dict):
+            refs.append((("hubs", "wyoming", "area"), hubs["wyoming"].get("area")))
+        refs += [
+            (("hubs", "satellites", index, "area"), item.get("area"))
+            for index, item in _items(hubs, "satellites")
+        ]
     return [
         (loc, f"unknown area '{area.strip()}'; {listing}")
         for loc, area in refs

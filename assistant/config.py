@@ -44,6 +44,13 @@ from assistant.secrets import Secret, SecretResolver
 
 __all__ = [
     "AreaSettings",
+    "HubSettings",
+    "SatelliteSettings",
+    "SttSettings",
+    "TtsSettings",
+    "VadSettings",
+    "VoiceSettings",
+    "WyomingServerSettings",
     "Check",
     "ConfigError",
     "ControlSettings",
@@ -195,6 +202,71 @@ class MiioSettings(_Section):
     """Time between state polls, seconds."""
 
 
+class SttSettings(_Section):
+    """Speech to text (faster-whisper)."""
+
+    model: ConfigPath | None = None
+    """A CTranslate2 Whisper model folder; default: the bundled tiny.en."""
+    language: Name = "en"
+    beam_size: Annotated[StrictInt, Field(ge=1, le=10)] = 5
+    min_confidence: Annotated[StrictFloat, Field(ge=0, le=1)] = 0.3
+    """Below this (0-1) the daemon asks again instead of acting."""
+
+
+class TtsSettings(_Section):
+    """Text to speech (piper)."""
+
+    voice: ConfigPath | None = None
+    """A piper ``.onnx`` voice (its ``.onnx.json`` next to it); default: bundled en_US-joe-medium."""
+
+
+class VadSettings(_Section):
+    """End of speech: Home Assistant's defaults."""
+
+    speech_seconds: Annotated[StrictFloat, Field(gt=0, le=5)] = 0.3
+    """Speech this long starts an utterance, seconds."""
+    silence_seconds: Annotated[StrictFloat, Field(gt=0, le=5)] = 0.7
+    """Silence this long ends it, seconds."""
+    max_seconds: Annotated[StrictFloat, Field(gt=0, le=60)] = 15.0
+    """No utterance is longer, seconds."""
+
+
+class VoiceSettings(_Section):
+    """Hearing and speaking."""
+
+    stt: SttSettings = Field(default_factory=SttSettings)
+    tts: TtsSettings = Field(default_factory=TtsSettings)
+    vad: VadSettings = Field(default_factory=VadSettings)
+
+
+class WyomingServerSettings(_Section):
+    """The Wyoming server the daemon listens on: any Wyoming client can speak to it."""
+
+    enabled: StrictBool = True
+    host: Host = "127.0.0.1"
+    """Bind address; the default takes connections from this machine only."""
+    port: AnyPort = 10700
+    area: Name | None = None
+    """The room its clients are in."""
+
+
+class SatelliteSettings(_Section):
+    """A Wyoming satellite (microphone hub) the daemon connects to."""
+
+    name: Name
+    uri: Annotated[StrictStr, AfterValidator(_checks.check_tcp_uri)]
+    """``tcp://host:port``."""
+    area: Name | None = None
+    """The room it is in: "turn on the lights" there means that room's lights."""
+
+
+class HubSettings(_Section):
+    """Where voice comes from."""
+
+    wyoming: WyomingServerSettings = Field(default_factory=WyomingServerSettings)
+    satellites: tuple[SatelliteSettings, ...] = ()
+
+
 class ControlSettings(_Section):
     """The local control socket (used by the CLI)."""
 
@@ -217,6 +289,8 @@ class Settings(_Section):
     areas: tuple[AreaSettings, ...] = ()
     devices: tuple[DeviceSettings, ...] = ()
     miio: MiioSettings = Field(default_factory=MiioSettings)
+    voice: VoiceSettings = Field(default_factory=VoiceSettings)
+    hubs: HubSettings = Field(default_factory=HubSettings)
     control: ControlSettings = Field(default_factory=ControlSettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
 

@@ -269,7 +269,9 @@ def test_unknown_key_is_reported_at_the_key() -> None:
 
 
 def test_unknown_top_level_key() -> None:
-    assert one_problem("language: en\nvoice: piper\n") == "c.yaml:2:1: voice: unknown key 'voice'"
+    assert one_problem("language: en\nvoices: piper\n") == (
+        "c.yaml:2:1: voices: unknown key 'voices' (did you mean 'voice'?)"
+    )
 
 
 def test_missing_key_is_reported_at_the_parent_mapping() -> None:
@@ -921,3 +923,57 @@ def test_secrets_file_value_must_be_a_string_and_keys_are_masked(tmp_path: Path)
     with pytest.raises(ConfigError) as caught:
         load_config(config)
     assert caught.value.problems[0].endswith(f"{secrets}:1:35: <key>: a secret must be a string")
+
+
+# --- voice and hubs --------------------------------------------------------------------------
+
+
+def test_voice_and_hubs_defaults_listen_on_loopback_only() -> None:
+    settings = parse_config("")
+    assert settings.hubs.wyoming.host == "127.0.0.1" and settings.hubs.wyoming.port == 10700
+    assert settings.hubs.satellites == ()
+    vad = settings.voice.vad
+    assert (vad.speech_seconds, vad.silence_seconds, vad.max_seconds) == (0.3, 0.7, 15.0)
+    assert settings.voice.stt.model is None and settings.voice.tts.voice is None
+
+
+def test_satellites() -> None:
+    text = (
+        "areas: [{name: Kitchen}]\n"
+        "hubs:\n"
+        "  satellites:\n"
+        "    - {name: kitchen, uri: 'tcp://192.168.1.30:10700', area: Kitchen}\n"
+    )
+    (satellite,) = parse_config(text).hubs.satellites
+    assert (satellite.name, satellite.uri, satellite.area) == (
+        "kitchen",
+        "tcp://192.168.1.30:10700",
+        "Kitchen",
+    )
+
+
+@pytest.mark.parametrize("uri", ["http://hub:10700", "tcp://hub", "tcp://:10700", "hub:10700"])
+def test_satellite_uri_must_be_tcp_host_port(uri: str) -> None:
+    assert one_problem(f"hubs: {{satellites: [{{name: k, uri: '{uri}'}}]}}") == (
+        "c.yaml:1:36: hubs.satellites[0].uri: expected tcp://HOST:PORT, e.g. "
+        "tcp://192.168.1.30:10700"
+    )
+
+
+def test_hub_areas_must_exist() -> None:
+    text = (
+        "areas: [{name: Kitchen}]\n"
+        "hubs:\n"
+        "  wyoming: {area: Cellar}\n"
+        "  satellites: [{name: k, uri: 'tcp://10.0.0.5:10700', area: Attic}]\n"
+    )
+    assert problems_of(text) == [
+        "c.yaml:3:19: hubs.wyoming.area: unknown area 'Cellar'; known: Kitchen",
+        "c.yaml:4:61: hubs.satellites[0].area: unknown area 'Attic'; known: Kitchen",
+    ]
+
+
+def test_vad_bounds() -> None:
+    assert one_problem("voice: {vad: {silence_seconds: 0}}") == (
+        "c.yaml:1:32: voice.vad.silence_seconds: must be more than 0.0"
+    )
