@@ -217,7 +217,7 @@ class TtsSettings(_Section):
     """Text to speech (piper)."""
 
     voice: ConfigPath | None = None
-    """A piper ``.onnx`` voice (its ``.onnx.json`` next to it); default: bundled en_US-joe-medium."""
+    """A piper ``.onnx`` voice, its ``.onnx.json`` beside it; default: en_US-joe-medium."""
 
 
 class VadSettings(_Section):
