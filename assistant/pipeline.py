@@ -42,11 +42,26 @@ class Pipeline:
         """Compile the grammar once so the first turn is fast (blocking: use a thread)."""
         self._recognizer.recognize("turn on the light")
 
-    async def run_text(
-        self, text: str, *, area_id: str | None = None, site: str = "default"
-    ) -> TurnResult:
+    def new_turn(
+        self, text: str = "", *, area_id: str | None = None, site: str = "default"
+    ) -> Turn:
+        """Start a turn (voice starts one before it knows the text)."""
         turn = Turn(text, site=site, area=area_id, callback=self._callback)
         turn.emit(TurnEventType.TURN_START, text=text, site=site, area=area_id)
+        return turn
+
+    async def run_text(
+        self,
+        text: str,
+        *,
+        area_id: str | None = None,
+        site: str = "default",
+        turn: Turn | None = None,
+    ) -> TurnResult:
+        """Understand ``text``, act, reply; ``turn`` continues a turn begun with new_turn."""
+        if turn is None:
+            turn = self.new_turn(text, area_id=area_id, site=site)
+        turn.text = text
         intent: Intent | None = None
         results: tuple[CommandResult, ...] = ()
         reply = Reply(self._responses.render("errors", "internal"), ok=False)
@@ -62,18 +77,33 @@ class Pipeline:
             _LOGGER.exception("[%s] turn failed", turn.id)
             turn.emit(TurnEventType.ERROR, error=type(err).__name__)
         finally:
-            turn.emit(TurnEventType.REPLY, text=reply.text, ok=reply.ok)
-            result = turn.finish(intent, results, reply)
-            turn.emit(TurnEventType.TURN_END, timings_ms=result.timings_ms)
+            result = self.end_turn(turn, reply, intent, results)
+        return result
+
+    def end_turn(
+        self,
+        turn: Turn,
+        reply: Reply,
+        intent: Intent | None = None,
+        results: tuple[CommandResult, ...] = (),
+    ) -> TurnResult:
+        """Emit the reply and the end of ``turn``; log one line for it."""
+        turn.emit(TurnEventType.REPLY, text=reply.text, ok=reply.ok)
+        result = turn.finish(intent, results, reply)
+        turn.emit(TurnEventType.TURN_END, timings_ms=result.timings_ms)
         _LOGGER.info(
             "[%s] %r -> %s -> %r (%.0f ms)",
             turn.id,
-            text,
+            turn.text,
             intent.name if intent else "no intent",
             reply.text,
             result.timings_ms["total"],
         )
         return result
+
+    def reply(self, key: str, **values: object) -> Reply:
+        """A reply from the ``errors`` templates (not understood, not heard, ...)."""
+        return Reply(self._responses.render("errors", key, **values), ok=False)
 
     async def _understand(self, turn: Turn, text: str, area_id: str | None) -> Intent | NoMatch:
         with turn.stage("understand"):
