@@ -8,7 +8,8 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import AsyncIterator, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -54,6 +55,17 @@ def _parser() -> argparse.ArgumentParser:
     say.add_argument("--area", help="the room the command comes from")
     say.add_argument(
         "--local", action="store_true", help="run in this process even when a daemon is running"
+    )
+    listen = sub.add_parser("listen", parents=[common], help="one voice turn from a WAV file")
+    listen.add_argument("wav", type=Path, help="a PCM WAV file, any rate and channels")
+    listen.add_argument("--area", help="the room the command comes from")
+    listen.add_argument("--reply-wav", type=Path, help="write the spoken reply here")
+    demo = sub.add_parser("demo", parents=[common], help="spoken commands into the demo home")
+    demo.add_argument(
+        "--out",
+        type=Path,
+        default=Path("demo-replies"),
+        help="folder for the reply WAV files (default: ./demo-replies)",
     )
     sub.add_parser("devices", parents=[common], help="list devices and their state")
     sub.add_parser("check-config", parents=[common], help="validate the configuration")
@@ -105,6 +117,10 @@ def _main(args: argparse.Namespace) -> int:
                 if printer is not None:
                     printer.close()
             return EXIT_OK
+        if args.command == "listen":
+            return asyncio.run(_listen(settings, args))
+        if args.command == "demo":
+            return asyncio.run(_demo(settings, args))
         if args.command == "say":
             return asyncio.run(
                 _say(settings, " ".join(args.text), args.area, args.json, args.local)
@@ -202,6 +218,54 @@ async def _say(settings: Settings, text: str, area: str | None, as_json: bool, l
         result = answer["result"]
     print(json.dumps(result, indent=2) if as_json else result["reply"])
     return EXIT_OK if result["ok"] else EXIT_FAILED
+
+
+async def _listen(settings: Settings, args: argparse.Namespace) -> int:
+    """One voice turn from a WAV file, in this process."""
+    from assistant.audio import read_wav, write_wav
+    from assistant.listen.base import HubInfo
+    from assistant.messages import AudioChunk
+    from assistant.runtime import Home
+
+    pcm, fmt = await asyncio.to_thread(read_wav, args.wav)
+    async with Home(settings, voice=True) as home:
+        assert home.voice is not None
+        home.area_id(args.area)  # an unknown --area is an error before anything is heard
+        step = fmt.bytes_per_second // 50  # 20 ms chunks, whole frames
+        step -= step % (fmt.width * fmt.channels)
+
+        async def chunks() -> AsyncIterator[AudioChunk]:
+            for offset in range(0, len(pcm), step):
+                yield AudioChunk(pcm[offset : offset + step], fmt)
+
+        hub = HubInfo("cli", args.area or settings.site.area)
+        turn = await home.voice(chunks(), hub)
+        reply = b"".join([c.audio async for c in turn.audio()])
+        if args.reply_wav:
+            await asyncio.to_thread(write_wav, args.reply_wav, reply, home.speaker.voice_format)
+    result = turn.to_json()
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        print(f"heard: {turn.transcript!r}\nreply: {turn.text}")
+    return EXIT_OK if result["ok"] else EXIT_FAILED
+
+
+async def _demo(settings: Settings, args: argparse.Namespace) -> int:
+    from assistant.demo import describe, run_demo
+
+    if await daemon_alive(resolve_control_socket(settings)):
+        raise AssistantError(
+            "a daemon is running and owns the demo home's devices; stop it first",
+            code="daemon-running",
+        )
+    started = time.perf_counter()
+    records = await run_demo(settings, args.out)
+    for record in records:
+        print(json.dumps(record) if args.json else describe(record) + "\n")
+    if not args.json:
+        print(f"{len(records)} commands in {time.perf_counter() - started:.1f} s")
+    return EXIT_OK if all(r["error"] is None for r in records) else EXIT_FAILED
 
 
 async def _devices(settings: Settings, as_json: bool) -> int:

@@ -14,7 +14,8 @@ import os
 import secrets
 import signal
 import socket
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
 
 from assistant.act.dispatch import Dispatcher
 from assistant.act.registry import Area, Device, Registry, slugify
@@ -23,6 +24,9 @@ from assistant.control import ControlServer, daemon_alive
 from assistant.errors import AssistantError, ControlError
 from assistant.pipeline import Pipeline
 from assistant.turn import EventCallback, jsonable
+
+if TYPE_CHECKING:
+    from assistant.voice import VoiceAssistant
 from integrations.base import Driver
 from integrations.miio.driver import MiioDriver
 from integrations.miio.spec import MODEL_REQUIRED, MiotSpec, SpecError, load_spec
@@ -36,7 +40,10 @@ _LOGGER = logging.getLogger(__name__)
 class Home:
     """Everything a turn needs, started and stopped together."""
 
-    def __init__(self, settings: Settings, *, callback: EventCallback | None = None) -> None:
+    def __init__(
+        self, settings: Settings, *, callback: EventCallback | None = None, voice: bool = False
+    ) -> None:
+        """``voice``: also load speech-to-text and text-to-speech (``self.voice``)."""
         self.settings = settings
         self.state_dir = resolve_state_dir(settings)
         self.registry = Registry()
@@ -45,6 +52,9 @@ class Home:
         """Device id -> the virtual device serving it (demo home and tests)."""
         self._drivers: dict[str, Driver] = {}
         self.pipeline: Pipeline | None = None
+        self._want_voice = voice
+        self.voice: VoiceAssistant | None = None
+        """The VoiceHandler hubs hand their audio to (when built with ``voice=True``)."""
 
     async def __aenter__(self) -> Home:
         try:
@@ -120,6 +130,37 @@ class Home:
             Pipeline, self.registry, dispatcher, language=s.language, callback=self._callback
         )
         await asyncio.to_thread(self.pipeline.warm_up)
+        if self._want_voice:
+            self.voice = await self._build_voice(self.pipeline)
+
+    async def _build_voice(self, pipeline: Pipeline) -> VoiceAssistant:
+        from assistant.speak.tts import Speaker
+        from assistant.transcribe import Transcriber
+        from assistant.voice import VoiceAssistant
+
+        stt, tts = self.settings.voice.stt, self.settings.voice.tts
+        self.transcriber = Transcriber(stt.model, language=stt.language, beam_size=stt.beam_size)
+        self.speaker = Speaker(tts.voice)
+        await asyncio.gather(self.transcriber.load(), self.speaker.load())
+        return VoiceAssistant(
+            pipeline,
+            self.transcriber,
+            self.speaker,
+            self.settings.voice,
+            area_id=self._hub_area,
+            hints=self.hints,
+        )
+
+    def _hub_area(self, name: str | None) -> str | None:
+        """A hub's area (or the site's), as an area id; unknown names are caught by config."""
+        area = self.registry.find_area(name or self.settings.site.area or "")
+        return area.id if area else None
+
+    def hints(self) -> list[str]:
+        """Words speech-to-text should expect: device names, aliases, areas, floors."""
+        words = [n for d in self.registry.devices() for n in d.spoken_names()]
+        words += [n for a in self.registry.areas() for n in (a.name, *a.aliases)]
+        return list(dict.fromkeys(words + list(self.registry.floors().values())))
 
     async def _connect(self, entry: DeviceSettings, spec: MiotSpec, miio: MiioDriver) -> str:
         if entry.miio is not None:
@@ -193,40 +234,24 @@ def device_rows(home: Home) -> list[dict[str, Any]]:
 
 
 async def serve(settings: Settings, *, callback: EventCallback | None = None) -> None:
-    """The daemon: build the home, answer on the control socket until SIGTERM/SIGINT.
+    """The daemon: build the home, serve hubs and the control socket until SIGTERM/SIGINT.
 
     ``callback`` receives every TurnEvent of every turn.
     """
     socket_path = resolve_control_socket(settings)
     if await daemon_alive(socket_path):  # before starting a second copy of every device
         raise ControlError(f"another daemon is already listening on {socket_path}")
-    async with Home(settings, callback=callback) as home:
-        assert home.pipeline is not None
-        pipeline = home.pipeline
-
-        async def handle(req: dict[str, Any]) -> dict[str, Any]:
-            if req["op"] == "say":
-                text = req.get("text")
-                if not isinstance(text, str) or not text.strip():
-                    return {"ok": False, "error": "'text' must be a non-empty string"}
-                area_name = req.get("area")
-                if area_name is not None and not isinstance(area_name, str):
-                    return {"ok": False, "error": "'area' must be a string"}
-                try:
-                    area = home.area_id(area_name or settings.site.area)
-                except AssistantError as err:
-                    return {"ok": False, "error": str(err)}
-                result = await pipeline.run_text(text, area_id=area, site=settings.site.name)
-                return {"ok": True, "result": result.to_json()}
-            if req["op"] == "devices":
-                return {"ok": True, "devices": device_rows(home)}
-            return {"ok": False, "error": f"unknown op {req['op']!r}"}
-
+    hubs = settings.hubs
+    voice = hubs.wyoming.enabled or bool(hubs.satellites)
+    async with Home(settings, callback=callback, voice=voice) as home:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        async with ControlServer(socket_path, handle), asyncio.TaskGroup() as tasks:
+        async with contextlib.AsyncExitStack() as stack:
+            await stack.enter_async_context(ControlServer(socket_path, _control(home)))
+            tasks = await stack.enter_async_context(asyncio.TaskGroup())
+            links = await _start_hubs(home, stack, tasks)
             _sd_notify("READY=1")
             _LOGGER.info(
                 "mimo-assistant ready: %d devices in %d areas",
@@ -236,8 +261,81 @@ async def serve(settings: Settings, *, callback: EventCallback | None = None) ->
             watchdog = tasks.create_task(_watchdog(), name="systemd-watchdog")
             await stop.wait()
             _sd_notify("STOPPING=1")
-            watchdog.cancel()
+            for task in (watchdog, *links):
+                task.cancel()
         _LOGGER.info("mimo-assistant stopping")
+
+
+async def _start_hubs(
+    home: Home, stack: contextlib.AsyncExitStack, tasks: asyncio.TaskGroup
+) -> list[asyncio.Task[None]]:
+    """The Wyoming server the daemon listens on, and a link task per satellite."""
+    if home.voice is None:
+        return []
+    from assistant.listen.arbiter import Arbiter
+    from assistant.listen.satellites import SatelliteLink
+    from assistant.listen.wyoming_server import WyomingServer
+
+    hubs = home.settings.hubs
+    arbiter = Arbiter()
+    if hubs.wyoming.enabled:
+        server = WyomingServer(
+            home.voice,
+            host=hubs.wyoming.host,
+            port=hubs.wyoming.port,
+            name=home.settings.site.name,
+            area=hubs.wyoming.area or home.settings.site.area,
+            transcriber=home.voice.transcribe_only,
+            arbiter=arbiter,
+        )
+        try:
+            await stack.enter_async_context(server)
+        except OSError as err:
+            raise AssistantError(
+                f"hubs.wyoming: cannot listen on {hubs.wyoming.host}:{hubs.wyoming.port}: "
+                f"{err.strerror or err}",
+                code="config-hub-port",
+            ) from err
+        _LOGGER.info("Wyoming server on %s:%d", hubs.wyoming.host, server.port)
+    links = []
+    for satellite in hubs.satellites:
+        link = SatelliteLink(
+            home.voice,
+            uri=satellite.uri,
+            name=satellite.name,
+            area=satellite.area,
+            arbiter=arbiter,
+            transcriber=home.voice.transcribe_only,
+        )
+        links.append(tasks.create_task(link.run(), name=f"satellite-{satellite.name}"))
+    return links
+
+
+def _control(home: Home) -> Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]:
+    """Answers control socket requests: ``say`` and ``devices``."""
+    settings = home.settings
+    assert home.pipeline is not None
+    pipeline = home.pipeline
+
+    async def handle(req: dict[str, Any]) -> dict[str, Any]:
+        if req["op"] == "say":
+            text = req.get("text")
+            if not isinstance(text, str) or not text.strip():
+                return {"ok": False, "error": "'text' must be a non-empty string"}
+            area_name = req.get("area")
+            if area_name is not None and not isinstance(area_name, str):
+                return {"ok": False, "error": "'area' must be a string"}
+            try:
+                area = home.area_id(area_name or settings.site.area)
+            except AssistantError as err:
+                return {"ok": False, "error": str(err)}
+            result = await pipeline.run_text(text, area_id=area, site=settings.site.name)
+            return {"ok": True, "result": result.to_json()}
+        if req["op"] == "devices":
+            return {"ok": True, "devices": device_rows(home)}
+        return {"ok": False, "error": f"unknown op {req['op']!r}"}
+
+    return handle
 
 
 async def _watchdog() -> None:

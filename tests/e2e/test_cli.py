@@ -318,3 +318,58 @@ async def test_a_real_device_config_on_the_standard_port(tmp_path):
     brightness = lamp.spec.binding("brightness").write
     assert lamp.value(*brightness.key) == 40
     assert token not in stdout.decode() + stderr.decode()
+
+
+def test_demo_speaks_to_the_demo_home(tmp_path):
+    """The README's first command after the install: spoken commands over Wyoming."""
+    out = cli("demo", "--json", "--out", str(tmp_path / "replies"), timeout=120)
+    assert out.returncode == 0, out.stderr
+    records = [json.loads(line) for line in out.stdout.splitlines()]
+    assert len(records) == 5
+    for record in records:
+        assert record["error"] is None
+        assert record["intent"] is not None, record
+        assert all(r["ok"] for r in record["results"]), record
+        assert Path(record["reply_wav"]).stat().st_size > 10_000
+    assert records[0]["reply"] == "Turned on the living room lamp"
+    assert records[2]["reply"] == "No, the air purifier is off"
+    assert {"stt", "understand", "act", "first_audio"} <= set(records[0]["timings_ms"])
+
+
+def test_listen_to_a_wav_file(tmp_path):
+    import asyncio
+
+    from assistant.audio import write_wav
+    from assistant.demo import speak_to_pcm
+    from assistant.messages import AudioFormat
+    from assistant.speak.tts import Speaker
+
+    async def make() -> None:
+        speaker = Speaker()
+        await speaker.load()
+        pcm = await speak_to_pcm(speaker, "Turn on the coffee machine.")
+        # 44.1 kHz stereo, as a phone would record it: the daemon converts
+        from assistant.audio import convert
+
+        fmt = AudioFormat(44100, 2, 2)
+        write_wav(tmp_path / "cmd.wav", convert(pcm, AudioFormat(16000, 2, 1), fmt), fmt)
+
+    asyncio.run(make())
+    config = write_home(tmp_path / "home")
+    reply = tmp_path / "reply.wav"
+    out = cli(
+        "listen", "-c", str(config), "--json", "--reply-wav", str(reply), str(tmp_path / "cmd.wav")
+    )
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout)
+    assert result["reply"] == "Turned on the coffee machine"
+    assert result["results"][0]["device"] == "virtual:coffee_machine" and result["results"][0]["ok"]
+    assert reply.stat().st_size > 10_000
+
+
+def test_listen_refuses_a_file_that_is_not_a_wav(tmp_path):
+    fake = tmp_path / "command.wav"
+    fake.write_text("turn on the lights\n")
+    out = cli("listen", "-c", str(write_home(tmp_path / "home")), str(fake))
+    assert out.returncode == 1
+    assert "command.wav: not a WAV file" in out.stderr and "Traceback" not in out.stderr

@@ -1,0 +1,230 @@
+"""Voice turns: audio from a hub -> end of speech -> transcript -> text turn -> spoken reply.
+
+Latency is the feature: when the trailing silence begins, the utterance so far is already
+being transcribed (speculatively); when the silence reaches the end-of-speech timeout and no
+speech came back, that transcript is used as it is, so the turn acts at once instead of
+starting to transcribe only then. The reply is spoken sentence by sentence.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass, field
+
+from assistant.audio import Resampler, convert
+from assistant.config import VoiceSettings
+from assistant.listen.base import HubInfo
+from assistant.listen.errors import HubError
+from assistant.listen.segmenter import Segmenter, SegmenterEventType, SegmenterSettings
+from assistant.messages import SPEECH_FORMAT, AudioChunk, AudioFormat, Transcript, TurnEventType
+from assistant.pipeline import Pipeline
+from assistant.speak.tts import Speaker
+from assistant.transcribe import Transcriber
+from assistant.turn import Turn, TurnResult
+
+__all__ = ["VoiceAssistant", "VoiceTurn"]
+
+_LOGGER = logging.getLogger(__name__)
+
+
+@dataclass
+class VoiceTurn:
+    """One voice turn's answer: a VoiceReply for hubs, and everything that happened."""
+
+    transcript: str
+    text: str
+    result: TurnResult
+    heard: Transcript | None
+    speaker: Speaker
+    turn: Turn
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    """listen stages (``end_of_speech``, ``stt``) and ``first_audio`` once spoken."""
+
+    async def audio(self, fmt: AudioFormat | None = None) -> AsyncIterator[AudioChunk]:
+        started = time.perf_counter()
+        first = True
+        async for chunk in self.speaker.synthesize(self.text, fmt):
+            if first:
+                first = False
+                self.timings_ms["first_audio"] = (time.perf_counter() - started) * 1000
+                self.turn.emit(
+                    TurnEventType.STAGE_END, "speak", first_audio_ms=self.timings_ms["first_audio"]
+                )
+            yield chunk
+
+    def to_json(self) -> dict[str, object]:
+        data = self.result.to_json()
+        data["transcript"] = self.transcript
+        data["confidence"] = None if self.heard is None else round(self.heard.confidence, 3)
+        data["timings_ms"] = {
+            **{k: round(v, 2) for k, v in self.timings_ms.items()},
+            **data["timings_ms"],  # type: ignore[dict-item]
+        }
+        return data
+
+
+class _ToSpeech:
+    """Any PCM stream -> 16 kHz mono 16-bit, without clicks at chunk edges."""
+
+    def __init__(self) -> None:
+        self._format: AudioFormat | None = None
+        self._resampler: Resampler | None = None
+
+    def feed(self, chunk: AudioChunk) -> bytes:
+        fmt = chunk.format
+        if fmt == SPEECH_FORMAT:
+            return chunk.audio
+        if fmt != self._format:
+            self._format = fmt
+            self._resampler = Resampler(fmt.rate, SPEECH_FORMAT.rate) if fmt.rate != 16000 else None
+        mono = convert(chunk.audio, fmt, AudioFormat(fmt.rate, 2, 1))
+        return self._resampler.feed(mono) if self._resampler is not None else mono
+
+
+class VoiceAssistant:
+    """The daemon's VoiceHandler: hears, understands, acts and answers one utterance."""
+
+    def __init__(
+        self,
+        pipeline: Pipeline,
+        transcriber: Transcriber,
+        speaker: Speaker,
+        settings: VoiceSettings,
+        *,
+        area_id: Callable[[str | None], str | None],
+        hints: Callable[[], Sequence[str]],
+    ) -> None:
+        self._pipeline = pipeline
+        self._transcriber = transcriber
+        self._speaker = speaker
+        self._settings = settings
+        self._area_id = area_id
+        self._hints = hints
+        vad = settings.vad
+        self._segmenter_settings = SegmenterSettings(
+            speech_seconds=vad.speech_seconds,
+            silence_seconds=vad.silence_seconds,
+            max_seconds=vad.max_seconds,
+        )
+
+    async def __call__(self, audio: AsyncIterator[AudioChunk], hub: HubInfo) -> VoiceTurn:
+        area = self._area_id(hub.area)
+        turn = self._pipeline.new_turn(area_id=area, site=hub.name)
+        timings: dict[str, float] = {}
+        try:
+            heard = await self._hear(audio, turn, timings)
+        except HubError as err:  # the hub went away or sent bad audio: act on nothing
+            _LOGGER.info("[%s] %s: %s", turn.id, hub.name, err)
+            heard = None
+        except Exception:
+            _LOGGER.exception("[%s] listening failed", turn.id)
+            heard = None
+        if heard is None or not heard.text:
+            result = self._pipeline.end_turn(turn, self._pipeline.reply("not_heard"))
+        elif heard.confidence < self._settings.stt.min_confidence:
+            turn.text = heard.text
+            _LOGGER.info(
+                "[%s] %r heard with confidence %.2f: asking again",
+                turn.id,
+                heard.text,
+                heard.confidence,
+            )
+            result = self._pipeline.end_turn(turn, self._pipeline.reply("not_sure"))
+        else:
+            result = await self._pipeline.run_text(heard.text, area_id=area, turn=turn)
+        return VoiceTurn(
+            heard.text if heard else "",
+            result.reply.text,
+            result,
+            heard,
+            self._speaker,
+            turn,
+            timings,
+        )
+
+    async def transcribe_only(self, audio: AsyncIterator[AudioChunk]) -> str:
+        """Speech to text for ASR-only Wyoming clients: never acts on what it hears."""
+        turn = Turn("", site="asr")
+        heard = await self._hear(audio, turn, {})
+        return heard.text if heard is not None else ""
+
+    async def _hear(
+        self, audio: AsyncIterator[AudioChunk], turn: Turn, timings: dict[str, float]
+    ) -> Transcript | None:
+        """Read until end of speech; transcribe (speculatively during the trailing silence)."""
+        segmenter = Segmenter(self._segmenter_settings)
+        to_speech = _ToSpeech()
+        hints = list(self._hints())
+        speculation: asyncio.Task[Transcript] | None = None
+        heard_speech = False
+        with turn.stage("listen"):
+            async for chunk in audio:
+                for event in segmenter.process(to_speech.feed(chunk)):
+                    if event.type is SegmenterEventType.SPEECH_START:
+                        heard_speech = True
+                    elif event.type is SegmenterEventType.SILENCE_START:
+                        speculation = self._transcribe_soon(segmenter.speech_audio(), hints)
+                    elif event.type is SegmenterEventType.SPEECH_RESUMED:
+                        speculation = _void(speculation)
+                    elif event.type in (SegmenterEventType.END, SegmenterEventType.TIMEOUT):
+                        return await self._final(
+                            segmenter, speculation, event.type, hints, turn, timings
+                        )
+            # The stream ended before the silence timeout: what was said is all there is.
+            if not heard_speech:
+                _void(speculation)
+                return None
+            return await self._final(segmenter, speculation, None, hints, turn, timings)
+
+    async def _final(
+        self,
+        segmenter: Segmenter,
+        speculation: asyncio.Task[Transcript] | None,
+        why: SegmenterEventType | None,
+        hints: list[str],
+        turn: Turn,
+        timings: dict[str, float],
+    ) -> Transcript:
+        timings["end_of_speech"] = turn.elapsed_ms()
+        started = time.perf_counter()
+        if why is SegmenterEventType.END and speculation is not None:
+            transcript = await speculation  # the silence since then changes nothing
+        else:
+            _void(speculation)
+            transcript = await self._transcriber.transcribe(segmenter.speech_audio(), hints=hints)
+        timings["stt"] = (time.perf_counter() - started) * 1000
+        turn.emit(
+            TurnEventType.STAGE_END,
+            "transcribe",
+            text=transcript.text,
+            confidence=transcript.confidence,
+            speculative=why is SegmenterEventType.END and speculation is not None,
+            duration_ms=timings["stt"],
+        )
+        return transcript
+
+    def _transcribe_soon(self, pcm: bytes, hints: list[str]) -> asyncio.Task[Transcript]:
+        return asyncio.create_task(
+            self._transcriber.transcribe(pcm, hints=hints), name="speculative-transcription"
+        )
+
+
+def _void(task: asyncio.Task[Transcript] | None) -> None:
+    """Drop a speculation: its result is not wanted (the worker finishes it anyway)."""
+    if task is not None and not task.done():
+        task.add_done_callback(_quiet)
+        task.cancel()
+    elif task is not None:
+        with contextlib.suppress(BaseException):
+            task.exception()
+    return None
+
+
+def _quiet(task: asyncio.Task[Transcript]) -> None:
+    if not task.cancelled():
+        with contextlib.suppress(BaseException):
+            task.exception()
