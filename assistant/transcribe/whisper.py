@@ -26,7 +26,13 @@ import numpy as np
 from assistant.audio import convert, rms, to_float
 from assistant.errors import AssistantError
 from assistant.messages import SPEECH_FORMAT, AudioFormat, Transcript
-from assistant.transcribe._prompt import COMMAND_WORDS, build_prompt, is_no_speech, normalize
+from assistant.transcribe._prompt import (
+    COMMAND_WORDS,
+    MIN_LOGPROB,
+    build_prompt,
+    is_no_speech,
+    normalize,
+)
 
 __all__ = ["Transcriber", "TranscribeError", "TranscribeTimeout", "default_model_path"]
 
@@ -192,7 +198,7 @@ class Transcriber:
         return Transcript(
             text=best,
             confidence=_confidence(logprobs[0], no_speech),
-            alternatives=_alternatives(texts),
+            alternatives=_alternatives(texts, logprobs),
             audio_ms=audio_ms,
         )
 
@@ -274,14 +280,14 @@ def _confidence(avg_logprob: float, no_speech_prob: float) -> float:
     return max(0.0, min(1.0, math.exp(avg_logprob) * (1.0 - no_speech_prob)))
 
 
-def _alternatives(texts: Sequence[str]) -> tuple[str, ...]:
+def _alternatives(texts: Sequence[str], logprobs: Sequence[float]) -> tuple[str, ...]:
     """Other readings, best first, without ones that differ from a better one only in
-    case or punctuation."""
+    case or punctuation, and without ones too unlikely to be speech."""
     seen = {normalize(texts[0])}
     out: list[str] = []
-    for text in texts[1:]:
+    for text, logprob in zip(texts[1:], logprobs[1:], strict=True):
         key = normalize(text)
-        if key and key not in seen:
+        if key and key not in seen and logprob >= MIN_LOGPROB:
             seen.add(key)
             out.append(text)
     return tuple(out)
