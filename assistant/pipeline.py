@@ -42,6 +42,11 @@ class Pipeline:
         """Compile the grammar once so the first turn is fast (blocking: use a thread)."""
         self._recognizer.recognize("turn on the light")
 
+    async def understands(self, text: str, *, area_id: str | None = None) -> bool:
+        """Whether the grammar places ``text`` (to choose between readings of one utterance)."""
+        recognized = await asyncio.to_thread(self._recognizer.recognize, text, area_id=area_id)
+        return isinstance(recognized, Intent)
+
     def new_turn(
         self, text: str = "", *, area_id: str | None = None, site: str = "default"
     ) -> Turn:

@@ -135,7 +135,8 @@ class VoiceAssistant:
             )
             result = self._pipeline.end_turn(turn, self._pipeline.reply("not_sure"))
         else:
-            result = await self._pipeline.run_text(heard.text, area_id=area, turn=turn)
+            text = await self._best_reading(heard, area, turn)
+            result = await self._pipeline.run_text(text, area_id=area, turn=turn)
         return VoiceTurn(
             heard.text if heard else "",
             result.reply.text,
@@ -145,6 +146,22 @@ class VoiceAssistant:
             turn,
             timings,
         )
+
+    async def _best_reading(self, heard: Transcript, area: str | None, turn: Turn) -> str:
+        """The decoder's best reading, or the first alternative the grammar understands.
+
+        "Is the air purifier one" is no command; the decoder's second reading "is the air
+        purifier on" is. The grammar knows the home's sentences and names: let it choose.
+        """
+        if await self._pipeline.understands(heard.text, area_id=area):
+            return heard.text
+        for alternative in heard.alternatives:
+            if await self._pipeline.understands(alternative, area_id=area):
+                _LOGGER.info(
+                    "[%s] heard %r, acting on the reading %r", turn.id, heard.text, alternative
+                )
+                return alternative
+        return heard.text
 
     async def transcribe_only(self, audio: AsyncIterator[AudioChunk]) -> str:
         """Speech to text for ASR-only Wyoming clients: never acts on what it hears."""

@@ -125,3 +125,18 @@ async def test_a_hub_that_hangs_up_mid_command_changes_nothing(voice_home):
         hub.port, await speak_to_pcm(home.speaker, "Turn off the floor fan."), realtime=False
     )
     assert got.reply == "Turned off the floor fan"
+
+
+async def test_the_grammar_picks_among_the_decoders_readings(voice_home):
+    from assistant.messages import Transcript
+
+    home, _ = voice_home
+    turn = home.pipeline.new_turn()
+    misheard = Transcript(
+        "Is the air purifier one?", 0.8, ("Is the air purifier won?", "Is the air purifier on?")
+    )
+    assert await home.voice._best_reading(misheard, None, turn) == "Is the air purifier on?"
+    clear = Transcript("Turn on the floor fan.", 0.9, ("Turn on the floor fans.",))
+    assert await home.voice._best_reading(clear, None, turn) == "Turn on the floor fan."
+    nothing = Transcript("Purple monkey.", 0.9, ("Purple monkeys.",))
+    assert await home.voice._best_reading(nothing, None, turn) == "Purple monkey."
