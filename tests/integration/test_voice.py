@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import difflib
 import re
+import shutil
 
 import numpy as np
 import pytest
@@ -140,3 +141,29 @@ async def test_the_grammar_picks_among_the_decoders_readings(voice_home):
     assert await home.voice._best_reading(clear, None, turn) == "Turn on the floor fan."
     nothing = Transcript("Purple monkey.", 0.9, ("Purple monkeys.",))
     assert await home.voice._best_reading(nothing, None, turn) == "Purple monkey."
+
+
+ESPEAK = shutil.which("espeak-ng")
+
+
+@pytest.mark.skipif(ESPEAK is None, reason="espeak-ng is not installed (.ci/run installs it)")
+@pytest.mark.parametrize(
+    ("said", "reply"),
+    [
+        ("turn on the coffee machine", "Turned on the coffee machine"),
+        ("turn off the coffee machine", "Turned off the coffee machine"),
+        ("open the bedroom curtain", "Opened the bedroom curtain"),
+    ],
+)
+async def test_a_second_voice_espeak(voice_home, tmp_path, said, reply):
+    from assistant.audio import convert, read_wav
+
+    home, hub = voice_home
+    wav = tmp_path / "espeak.wav"
+    proc = await asyncio.create_subprocess_exec(
+        ESPEAK, "-v", "en-us", "-s", "150", "-w", str(wav), said
+    )
+    assert await proc.wait() == 0
+    pcm, fmt = read_wav(wav)
+    got = await stream_command(hub.port, convert(pcm, fmt, SPEECH_FORMAT), realtime=False)
+    assert got.reply == reply, got.transcript
