@@ -229,6 +229,9 @@ class VadSettings(_Section):
     """Silence this long ends it, seconds."""
     max_seconds: Annotated[StrictFloat, Field(gt=0, le=60)] = 15.0
     """No utterance is longer, seconds."""
+    early_seconds: Annotated[StrictFloat, Field(ge=0, le=5)] = 0.3
+    """Silence this long ends an utterance already transcribed as a whole command, seconds
+    (0: always wait for ``silence_seconds``)."""
 
 
 class VoiceSettings(_Section):

@@ -116,7 +116,7 @@ class VoiceAssistant:
         turn = self._pipeline.new_turn(area_id=area, site=hub.name)
         timings: dict[str, float] = {}
         try:
-            heard = await self._hear(audio, turn, timings)
+            heard = await self._hear(audio, turn, timings, area)
         except HubError as err:  # the hub went away or sent bad audio: act on nothing
             _LOGGER.info("[%s] %s: %s", turn.id, hub.name, err)
             heard = None
@@ -170,56 +170,48 @@ class VoiceAssistant:
         return heard.text if heard is not None else ""
 
     async def _hear(
-        self, audio: AsyncIterator[AudioChunk], turn: Turn, timings: dict[str, float]
-    ) -> Transcript | None:
-        """Read until end of speech; transcribe (speculatively during the trailing silence)."""
-        segmenter = Segmenter(self._segmenter_settings)
-        to_speech = _ToSpeech()
-        hints = list(self._hints())
-        speculation: asyncio.Task[Transcript] | None = None
-        heard_speech = False
-        with turn.stage("listen"):
-            async for chunk in audio:
-                for event in segmenter.process(to_speech.feed(chunk)):
-                    if event.type is SegmenterEventType.SPEECH_START:
-                        heard_speech = True
-                    elif event.type is SegmenterEventType.SILENCE_START:
-                        speculation = self._transcribe_soon(segmenter.speech_audio(), hints)
-                    elif event.type is SegmenterEventType.SPEECH_RESUMED:
-                        speculation = _void(speculation)
-                    elif event.type in (SegmenterEventType.END, SegmenterEventType.TIMEOUT):
-                        return await self._final(
-                            segmenter, speculation, event.type, hints, turn, timings
-                        )
-            # The stream ended before the silence timeout: what was said is all there is.
-            if not heard_speech:
-                _void(speculation)
-                return None
-            return await self._final(segmenter, speculation, None, hints, turn, timings)
-
-    async def _final(
         self,
-        segmenter: Segmenter,
-        speculation: asyncio.Task[Transcript] | None,
-        why: SegmenterEventType | None,
-        hints: list[str],
+        audio: AsyncIterator[AudioChunk],
         turn: Turn,
         timings: dict[str, float],
+        area: str | None = None,
+    ) -> Transcript | None:
+        """Read until end of speech; transcribe (speculatively during the trailing silence)."""
+        heard = _Utterance(self, area, list(self._hints()))
+        with turn.stage("listen"):
+            async for chunk in audio:
+                why = await heard.feed(chunk)
+                if why is not None:
+                    return await self._final(heard, why, turn, timings)
+            # The stream ended before the silence timeout: what was said is all there is.
+            if not heard.heard_speech:
+                _void(heard.speculation)
+                return None
+            return await self._final(heard, "stream-end", turn, timings)
+
+    async def _final(
+        self, heard: _Utterance, why: str, turn: Turn, timings: dict[str, float]
     ) -> Transcript:
+        """The utterance's transcript: the speculation when the silence since it changes
+        nothing (end of speech, or an early end), else a transcription of everything."""
         timings["end_of_speech"] = turn.elapsed_ms()
         started = time.perf_counter()
-        if why is SegmenterEventType.END and speculation is not None:
-            transcript = await speculation  # the silence since then changes nothing
+        speculative = why in (_END, _EARLY) and heard.speculation is not None
+        if speculative:
+            transcript = await heard.speculation  # type: ignore[misc]
         else:
-            _void(speculation)
-            transcript = await self._transcriber.transcribe(segmenter.speech_audio(), hints=hints)
+            _void(heard.speculation)
+            transcript = await self._transcriber.transcribe(
+                heard.segmenter.speech_audio(), hints=heard.hints
+            )
         timings["stt"] = (time.perf_counter() - started) * 1000
         turn.emit(
             TurnEventType.STAGE_END,
             "transcribe",
             text=transcript.text,
             confidence=transcript.confidence,
-            speculative=why is SegmenterEventType.END and speculation is not None,
+            end=why,
+            speculative=speculative,
             duration_ms=timings["stt"],
         )
         return transcript
@@ -228,6 +220,62 @@ class VoiceAssistant:
         return asyncio.create_task(
             self._transcriber.transcribe(pcm, hints=hints), name="speculative-transcription"
         )
+
+
+_END = str(SegmenterEventType.END)
+_EARLY = "early"
+"""End reasons: silence reached ``vad.silence_seconds``; or an early end: the speculative
+transcript is a whole command and ``vad.early_seconds`` of silence followed it."""
+
+
+class _Utterance:
+    """One utterance being heard: the segmenter, the speculation, the early end."""
+
+    def __init__(self, voice: VoiceAssistant, area: str | None, hints: list[str]) -> None:
+        self._voice = voice
+        self._area = area
+        self.hints = hints
+        self.segmenter = Segmenter(voice._segmenter_settings)
+        self._to_speech = _ToSpeech()
+        self.speculation: asyncio.Task[Transcript] | None = None
+        self._silence_at: int | None = None
+        self._complete: bool | None = None
+        """Whether the finished speculation is a whole command (None: not checked yet)."""
+        self.heard_speech = False
+
+    async def feed(self, chunk: AudioChunk) -> str | None:
+        """Take one chunk; the reason to stop listening, or None to go on."""
+        for event in self.segmenter.process(self._to_speech.feed(chunk)):
+            kind = event.type
+            if kind is SegmenterEventType.SPEECH_START:
+                self.heard_speech = True
+            elif kind is SegmenterEventType.SILENCE_START:
+                self._silence_at, self._complete = event.at_ms, None
+                self.speculation = self._voice._transcribe_soon(
+                    self.segmenter.speech_audio(), self.hints
+                )
+            elif kind is SegmenterEventType.SPEECH_RESUMED:
+                self.speculation, self._silence_at = _void(self.speculation), None
+            elif kind in (SegmenterEventType.END, SegmenterEventType.TIMEOUT):
+                return str(kind)
+        return _EARLY if await self._ends_early() else None
+
+    async def _ends_early(self) -> bool:
+        early_ms = self._voice._settings.vad.early_seconds * 1000
+        task = self.speculation
+        if early_ms <= 0 or task is None or not task.done() or self._silence_at is None:
+            return False
+        if self._complete is None:
+            self._complete = await self._whole_command(task)
+        return self._complete and self.segmenter.elapsed_ms - self._silence_at >= early_ms
+
+    async def _whole_command(self, task: asyncio.Task[Transcript]) -> bool:
+        if task.cancelled() or task.exception() is not None:
+            return False
+        heard = task.result()
+        if not heard.text or heard.confidence < self._voice._settings.stt.min_confidence:
+            return False
+        return await self._voice._pipeline.understands(heard.text, area_id=self._area)
 
 
 def _void(task: asyncio.Task[Transcript] | None) -> None:

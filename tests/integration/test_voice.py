@@ -167,3 +167,24 @@ async def test_a_second_voice_espeak(voice_home, tmp_path, said, reply):
     pcm, fmt = read_wav(wav)
     got = await stream_command(hub.port, convert(pcm, fmt, SPEECH_FORMAT), realtime=False)
     assert got.reply == reply, got.transcript
+
+
+async def test_a_whole_command_ends_early_a_half_one_does_not(voice_home):
+    home, hub = voice_home
+    events = []
+    home.pipeline._callback = events.append
+    try:
+        whole = await speak_to_pcm(home.speaker, "Turn off the bedroom light.")
+        got = await stream_command(hub.port, whole, realtime=True)  # as a microphone sends
+        assert got.reply == "Turned off the bedroom light"
+        ends = [e.data.get("end") for e in events if e.stage == "transcribe"]
+        assert ends == ["early"]  # acted before the full 0.7 s of silence
+        events.clear()
+        # "Turn on the ... bedroom light": the pause is no end, "turn on the" no command.
+        first = await speak_to_pcm(home.speaker, "Turn on the")
+        rest = await speak_to_pcm(home.speaker, "bedroom light.")
+        pause = bytes(int(0.6 * SPEECH_FORMAT.bytes_per_second))
+        got = await stream_command(hub.port, first + pause + rest, realtime=True)
+        assert got.reply == "Turned on the bedroom light", got.transcript
+    finally:
+        home.pipeline._callback = None
