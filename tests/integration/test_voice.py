@@ -188,3 +188,13 @@ async def test_a_whole_command_ends_early_a_half_one_does_not(voice_home):
         assert got.reply == "Turned on the bedroom light", got.transcript
     finally:
         home.pipeline._callback = None
+
+
+async def test_a_minute_of_speech_is_capped(voice_home):
+    home, hub = voice_home
+    sentence = await speak_to_pcm(home.speaker, "Turn on the lamp and then turn it off again.")
+    long = sentence * (20 * SPEECH_FORMAT.bytes_per_second // len(sentence) + 1)  # ~20 s
+    got = await stream_command(hub.port, long, realtime=False, silence_s=0.5)
+    assert got.error is None and got.reply  # answered after the 15 s cap, nothing crashed
+    pcm = await speak_to_pcm(home.speaker, "Turn off the floor fan.")
+    assert (await stream_command(hub.port, pcm, realtime=False)).reply == "Turned off the floor fan"
