@@ -223,6 +223,9 @@ class TtsSettings(_Section):
 class VadSettings(_Section):
     """End of speech: Home Assistant's defaults."""
 
+    engine: Literal["micro", "silero"] = "micro"
+    """``micro``: pymicro-vad, as Home Assistant; ``silero``: Silero (faster-whisper's copy),
+    which follows speech ~0.5 s more closely but takes ``silence_seconds`` literally."""
     speech_seconds: Annotated[StrictFloat, Field(gt=0, le=5)] = 0.3
     """Speech this long starts an utterance, seconds."""
     silence_seconds: Annotated[StrictFloat, Field(gt=0, le=5)] = 0.7

@@ -106,6 +106,7 @@ class VoiceAssistant:
         self._hints = hints
         vad = settings.vad
         self._segmenter_settings = SegmenterSettings(
+            engine=vad.engine,
             speech_seconds=vad.speech_seconds,
             silence_seconds=vad.silence_seconds,
             max_seconds=vad.max_seconds,

@@ -1,11 +1,12 @@
-"""End of speech: voice activity (pymicro-vad) turned into utterance events.
+"""End of speech: voice activity (Silero VAD or pymicro-vad) turned into utterance events.
 
 Home Assistant's defaults are the baseline: speech counts as started after 0.3 s of speech,
 the utterance ends after 0.7 s of silence, and no utterance is longer than 15 s.
 
-Input is 16 kHz, 16-bit, mono PCM in chunks of any size; the VAD sees 10 ms frames. Every
-event carries ``at_ms``: milliseconds of audio since the start of the stream at the end of
-the frame that decided it. Events, in the order they can happen::
+Input is 16 kHz, 16-bit, mono PCM in chunks of any size; the VAD sees frames of its own size
+(Silero: 32 ms, pymicro-vad: 10 ms), and every duration below is counted in whole frames
+(rounded up). Every event carries ``at_ms``: milliseconds of audio since the start of the
+stream at the end of the frame that decided it. Events, in the order they can happen::
 
     SPEECH_START                  speech_seconds of speech (gaps < 0.15 s tolerated)
     SILENCE_START                 pause_seconds of silence after speech: a good moment to
@@ -18,14 +19,24 @@ the frame that decided it. Events, in the order they can happen::
 
 After END or TIMEOUT the segmenter is done and ignores further audio. Silence or noise alone
 never give SPEECH_START, hence never END: only TIMEOUT (or the stream's end) stops them.
+``silence_ms`` is the trailing silence so far (0 while speaking), for callers that end early.
 
-Measured on pymicro-vad 2.1: it answers -1 for the first ~0.75 s (warm-up; counted as not
+The engines differ in lag and smoothing (measured on piper speech, see ``vad``):
+
+pymicro-vad 2.1 (the default) answers -1 for the first ~0.75 s (warm-up; counted as not
 speech) and its probability follows the audio about 0.6 s late, at speech onset and at speech
 end alike. So SPEECH_START comes ~0.6 s + speech_seconds after the onset and END ~0.6 s +
-silence_seconds after the last word (Home Assistant, on the same VAD, has the same delay);
-``speech_audio()`` reaches back that delay plus the pre-roll. It also smooths: a 0.5 s pause
-between words barely dips below 0.5, a 0.8 s pause reads as ~0.4 s of silence. So the VAD
-itself filters short pauses, and SILENCE_START needs only a short debounce (pause_seconds).
+silence_seconds after the last word (Home Assistant, on the same VAD, has the same delay). It
+also smooths: a 0.5 s pause between words barely dips below 0.5, a 0.8 s pause reads as
+~0.4 s of silence, and only a pause of ~1.25 s or more ends the utterance (at 0.7 s).
+
+Silero VAD v6 follows the audio within ~0.1 s at speech onset and end: SPEECH_START comes
+~0.37 s after the onset, SILENCE_START ~0.16 s and END ~0.74 s after the last word. It hears
+a pause between words of ~0.2 s or more as silence (a pause of t seconds reaches a
+``silence_ms`` of about t + 0.05 s): SILENCE_START, then SPEECH_RESUMED when the next word
+comes. END needs silence_seconds of it, so silence_seconds is the longest pause it tolerates.
+
+``speech_audio()`` reaches back the engine's onset lag plus the pre-roll.
 """
 
 from __future__ import annotations
@@ -33,19 +44,18 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from pymicro_vad import MicroVad
-
+from assistant.listen.vad import Vad, VadEngineName, make_vad
 from assistant.messages import SPEECH_FORMAT
 
 __all__ = ["SegmenterSettings", "SegmenterEventType", "SegmenterEvent", "Segmenter"]
 
-_FRAME_MS = 10
-_FRAME_BYTES = SPEECH_FORMAT.bytes_per_second * _FRAME_MS // 1000  # 320
-_VAD_DELAY_MS = 600
-"""How late pymicro-vad's probability follows the audio (measured), milliseconds."""
+_BYTES_PER_MS = SPEECH_FORMAT.bytes_per_second // 1000  # 32
+_VAD_DELAY_MS: dict[str, int] = {"micro": 600, "silero": 150}
+"""How late each engine's probability follows the audio at speech onset, ms (measured: micro
+~0.6 s; silero up to ~0.1 s after the first sample above -40 dBFS, plus a margin)."""
 _GAP_MS = 150
 """A pause this short does not reset the speech count before SPEECH_START, milliseconds."""
-_RESUME_MS = 30
+_RESUME_MS: dict[str, int] = {"micro": 30, "silero": 64}
 """Speech this long in the trailing silence resumes the utterance, milliseconds."""
 
 
@@ -60,11 +70,15 @@ class SegmenterSettings:
     max_seconds: float = 15.0
     """Audio this long (from the stream's start) times out, seconds."""
     threshold: float = 0.5
-    """VAD probability (0-1) from which a 10 ms frame counts as speech."""
+    """VAD probability (0-1) from which a frame counts as speech."""
     pause_seconds: float = 0.1
     """Silence this long after speech gives SILENCE_START, seconds (<= silence_seconds)."""
     pre_roll_seconds: float = 0.3
     """Audio kept from before the speech onset (beyond the VAD's own delay), seconds."""
+    engine: VadEngineName = "micro"
+    """Which VAD: "micro" (pymicro-vad: ~0.6 s lag, smooths pauses up to ~1.2 s away) or
+    "silero" (Silero v6 on onnxruntime: ~0.1 s lag, END ~0.55 s sooner, but a pause longer
+    than silence_seconds ends the utterance, and ``silence_ms`` is the true silence)."""
 
 
 class SegmenterEventType(enum.StrEnum):
@@ -92,23 +106,28 @@ class _State(enum.Enum):
     DONE = enum.auto()
 
 
-def _ms(seconds: float) -> int:
-    return max(_FRAME_MS, round(seconds * 1000))
-
-
 class Segmenter:
     """Finds one utterance in a stream of 16 kHz, 16-bit mono PCM. Pure CPU, no I/O."""
 
     def __init__(self, settings: SegmenterSettings | None = None) -> None:
         self.settings = settings or SegmenterSettings()
         s = self.settings
-        self._speech_ms, self._silence_ms = _ms(s.speech_seconds), _ms(s.silence_seconds)
-        self._pause_ms = min(_ms(s.pause_seconds), self._silence_ms)
-        self._max_ms, self._pre_roll_ms = _ms(s.max_seconds), round(s.pre_roll_seconds * 1000)
-        self._vad = MicroVad()
+        self._vad: Vad = make_vad(s.engine)
+        self._frame_bytes = 2 * self._vad.frame_samples
+        self._frame_ms = self._frame_bytes // _BYTES_PER_MS  # 32 or 10
+        self._speech_ms, self._silence_ms = self._ms(s.speech_seconds), self._ms(s.silence_seconds)
+        self._pause_ms = min(self._ms(s.pause_seconds), self._silence_ms)
+        self._max_ms, self._pre_roll_ms = self._ms(s.max_seconds), round(s.pre_roll_seconds * 1000)
+        self._gap_limit_ms = self._ms(_GAP_MS / 1000)
+        self._resume_limit_ms = self._ms(_RESUME_MS[s.engine] / 1000)
+        self._delay_ms = _VAD_DELAY_MS[s.engine]
         self._pending = bytearray()
         self._audio = bytearray()
         self.reset()
+
+    def _ms(self, seconds: float) -> int:
+        """A duration in ms, rounded up to whole frames (at least one)."""
+        return max(1, -(-round(seconds * 1000) // self._frame_ms)) * self._frame_ms
 
     def reset(self) -> None:
         """Forget everything: the next audio starts a new stream."""
@@ -140,18 +159,26 @@ class Segmenter:
         """Milliseconds of audio processed (whole frames)."""
         return self._now_ms
 
+    @property
+    def silence_ms(self) -> int:
+        """Milliseconds of silence since the utterance's last speech (whole frames, as the VAD
+        hears it: add the engine's lag for the time since the last word); 0 while speaking or
+        before SPEECH_START. After END it is the silence that ended the utterance."""
+        return self._quiet_ms
+
     def process(self, pcm: bytes) -> list[SegmenterEvent]:
-        """Feed audio (16 kHz, 16-bit mono, any length); return what it decided."""
+        """Feed audio (16 kHz, 16-bit, mono, any length); return what it decided."""
         if self._state is _State.DONE:
             return []
         self._pending += pcm
         events: list[SegmenterEvent] = []
-        whole = len(self._pending) - len(self._pending) % _FRAME_BYTES
-        for start in range(0, whole, _FRAME_BYTES):
-            frame = bytes(self._pending[start : start + _FRAME_BYTES])
+        size = self._frame_bytes
+        whole = len(self._pending) - len(self._pending) % size
+        for start in range(0, whole, size):
+            frame = bytes(self._pending[start : start + size])
             self._audio += frame
-            self._now_ms += _FRAME_MS
-            self._frame(self._vad.process_10ms(frame), events)
+            self._now_ms += self._frame_ms
+            self._frame(self._vad.probability(frame), events)
             if self._state is _State.DONE:
                 break
         del self._pending[:whole]
@@ -174,28 +201,30 @@ class Segmenter:
             self._state = _State.DONE
 
     def _waiting(self, speech: bool, events: list[SegmenterEvent]) -> None:
+        step = self._frame_ms
         if not speech:
-            self._gap_ms += _FRAME_MS
-            if self._gap_ms >= _GAP_MS:
+            self._gap_ms += step
+            if self._gap_ms >= self._gap_limit_ms:
                 self._run_ms = 0
             return
         if self._run_ms == 0:
-            self._run_onset_ms = self._now_ms - _FRAME_MS
-        self._run_ms += _FRAME_MS
+            self._run_onset_ms = self._now_ms - step
+        self._run_ms += step
         self._gap_ms = 0
         if self._run_ms < self._speech_ms:
             return
-        start_ms = max(0, self._run_onset_ms - _VAD_DELAY_MS - self._pre_roll_ms)
-        self._keep_from = start_ms * _FRAME_BYTES // _FRAME_MS
+        start_ms = max(0, self._run_onset_ms - self._delay_ms - self._pre_roll_ms)
+        self._keep_from = start_ms * _BYTES_PER_MS
         self._state = _State.SPEECH
         self._emit(SegmenterEventType.SPEECH_START, events)
 
     def _speaking(self, speech: bool, events: list[SegmenterEvent]) -> None:
         if speech and self._quiet_ms == 0:
             return
-        self._quiet_ms += _FRAME_MS
-        self._resume_ms = self._resume_ms + _FRAME_MS if speech else 0
-        if self._resume_ms >= _RESUME_MS:
+        step = self._frame_ms
+        self._quiet_ms += step
+        self._resume_ms = self._resume_ms + step if speech else 0
+        if self._resume_ms >= self._resume_limit_ms:
             if self._announced:
                 self._emit(SegmenterEventType.SPEECH_RESUMED, events)
             self._quiet_ms = self._resume_ms = 0

@@ -14,7 +14,7 @@ import pytest_asyncio
 
 from assistant.demo import speak_to_pcm, stream_command
 from assistant.listen.wyoming_server import WyomingServer
-from assistant.messages import SPEECH_FORMAT, AudioFormat
+from assistant.messages import SPEECH_FORMAT, AudioChunk, AudioFormat
 from assistant.runtime import Home
 
 from .home import load_home
@@ -169,25 +169,39 @@ async def test_a_second_voice_espeak(voice_home, tmp_path, said, reply):
     assert got.reply == reply, got.transcript
 
 
-async def test_a_whole_command_ends_early_a_half_one_does_not(voice_home):
+async def test_a_whole_command_ends_early(voice_home):
+    """Fed chunk by chunk: once the speculative transcript is in and is a whole command,
+    early_seconds of silence end the utterance, before the full silence_seconds."""
+    from assistant.voice import _EARLY, _Utterance
+
+    home, _ = voice_home
+    speech = await speak_to_pcm(home.speaker, "Turn off the bedroom light.")
+    heard = _Utterance(home.voice, None, home.hints())
+    step = SPEECH_FORMAT.bytes_per_second // 50  # 20 ms
+    silence = bytes(step)
+    chunks = [speech[i : i + step] for i in range(0, len(speech), step)]
+    reasons = [await heard.feed(AudioChunk(c, SPEECH_FORMAT)) for c in chunks]
+    while heard.speculation is None:  # trailing silence until the segmenter starts one
+        reasons.append(await heard.feed(AudioChunk(silence, SPEECH_FORMAT)))
+    assert set(reasons) == {None}
+    transcript = await heard.speculation  # let the transcription finish, whatever the load
+    assert words(transcript.text) == "turn off the bedroom light"
+    fed_ms = 0
+    while (why := await heard.feed(AudioChunk(silence, SPEECH_FORMAT))) is None:
+        fed_ms += 20
+    assert why == _EARLY
+    settings = home.settings.voice.vad
+    assert fed_ms < settings.silence_seconds * 1000  # sooner than the full end of speech
+
+
+async def test_a_pause_inside_a_command_is_no_end(voice_home):
     home, hub = voice_home
-    events = []
-    home.pipeline._callback = events.append
-    try:
-        whole = await speak_to_pcm(home.speaker, "Turn off the bedroom light.")
-        got = await stream_command(hub.port, whole, realtime=True)  # as a microphone sends
-        assert got.reply == "Turned off the bedroom light"
-        ends = [e.data.get("end") for e in events if e.stage == "transcribe"]
-        assert ends == ["early"]  # acted before the full 0.7 s of silence
-        events.clear()
-        # "Turn on the ... bedroom light": the pause is no end, "turn on the" no command.
-        first = await speak_to_pcm(home.speaker, "Turn on the")
-        rest = await speak_to_pcm(home.speaker, "bedroom light.")
-        pause = bytes(int(0.6 * SPEECH_FORMAT.bytes_per_second))
-        got = await stream_command(hub.port, first + pause + rest, realtime=True)
-        assert got.reply == "Turned on the bedroom light", got.transcript
-    finally:
-        home.pipeline._callback = None
+    # "Turn on the ... bedroom light": the pause is no end, "turn on the" no command.
+    first = await speak_to_pcm(home.speaker, "Turn on the")
+    rest = await speak_to_pcm(home.speaker, "bedroom light.")
+    pause = bytes(int(0.6 * SPEECH_FORMAT.bytes_per_second))
+    got = await stream_command(hub.port, first + pause + rest, realtime=True)
+    assert got.reply == "Turned on the bedroom light", got.transcript
 
 
 async def test_a_minute_of_speech_is_capped(voice_home):
