@@ -223,13 +223,16 @@ class TtsSettings(_Section):
 class VadSettings(_Section):
     """End of speech: Home Assistant's defaults."""
 
-    engine: Literal["micro", "silero"] = "micro"
-    """``micro``: pymicro-vad, as Home Assistant; ``silero``: Silero (faster-whisper's copy),
-    which follows speech ~0.5 s more closely but takes ``silence_seconds`` literally."""
+    engine: Literal["micro", "silero"] = "silero"
+    """``silero``: Silero (faster-whisper's copy), which follows speech ~0.5 s more closely
+    than ``micro`` (pymicro-vad, Home Assistant's), whose lag and smoothing make it wait
+    ~1.3 s after the last word at a 0.7 s setting."""
     speech_seconds: Annotated[StrictFloat, Field(gt=0, le=5)] = 0.3
     """Speech this long starts an utterance, seconds."""
-    silence_seconds: Annotated[StrictFloat, Field(gt=0, le=5)] = 0.7
-    """Silence this long ends it, seconds."""
+    silence_seconds: Annotated[StrictFloat, Field(gt=0, le=5)] = 1.0
+    """Silence this long ends it, seconds (a whole command ends after ``early_seconds``).
+    Home Assistant's 0.7 s with pymicro-vad tolerates ~1.25 s pauses; Silero takes it
+    literally, so 1.0 s keeps a mid-sentence pause from cutting a command."""
     max_seconds: Annotated[StrictFloat, Field(gt=0, le=60)] = 15.0
     """No utterance is longer, seconds."""
     early_seconds: Annotated[StrictFloat, Field(ge=0, le=5)] = 0.3

@@ -933,7 +933,8 @@ def test_voice_and_hubs_defaults_listen_on_loopback_only() -> None:
     assert settings.hubs.wyoming.host == "127.0.0.1" and settings.hubs.wyoming.port == 10700
     assert settings.hubs.satellites == ()
     vad = settings.voice.vad
-    assert (vad.speech_seconds, vad.silence_seconds, vad.max_seconds) == (0.3, 0.7, 15.0)
+    assert (vad.speech_seconds, vad.silence_seconds, vad.max_seconds) == (0.3, 1.0, 15.0)
+    assert (vad.engine, vad.early_seconds) == ("silero", 0.3)
     assert settings.voice.stt.model is None and settings.voice.tts.voice is None
 
 
