@@ -225,8 +225,9 @@ def _check_areas(data: dict[str, Any]) -> Found:
     refs += [(("devices", index, "area"), item.get("area")) for index, item in devices]
     hubs = data.get("hubs")
     if isinstance(hubs, dict):
-        if isinstance(hubs.get("wyoming"), dict):
-            refs.append((("hubs", "wyoming", "area"), hubs["wyoming"].get("area")))
+        for hub in ("wyoming", "local_mic"):
+            if isinstance(hubs.get(hub), dict):
+                refs.append((("hubs", hub, "area"), hubs[hub].get("area")))
         refs += [
             (("hubs", "satellites", index, "area"), item.get("area"))
             for index, item in _items(hubs, "satellites")

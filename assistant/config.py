@@ -45,6 +45,7 @@ from assistant.secrets import Secret, SecretResolver
 __all__ = [
     "AreaSettings",
     "HubSettings",
+    "LocalMicSettings",
     "SatelliteSettings",
     "SttSettings",
     "TtsSettings",
@@ -269,11 +270,25 @@ class SatelliteSettings(_Section):
     """The room it is in: "turn on the lights" there means that room's lights."""
 
 
+class LocalMicSettings(_Section):
+    """A microphone and speaker on this machine (needs the ``mic`` extra and PortAudio)."""
+
+    enabled: StrictBool = False
+    name: Name = "local"
+    area: Name | None = None
+    """The room the microphone is in (default: site.area)."""
+    wake_word: Name = "okay_nabu"
+    """A pyopen-wakeword bundled model (okay_nabu, hey_jarvis, alexa, hey_mycroft,
+    hey_rhasspy) or a ``.tflite`` path."""
+    threshold: Annotated[StrictFloat, Field(gt=0, lt=1)] = 0.5
+
+
 class HubSettings(_Section):
     """Where voice comes from."""
 
     wyoming: WyomingServerSettings = Field(default_factory=WyomingServerSettings)
     satellites: tuple[SatelliteSettings, ...] = ()
+    local_mic: LocalMicSettings = Field(default_factory=LocalMicSettings)
 
 
 class ControlSettings(_Section):

@@ -242,7 +242,7 @@ async def serve(settings: Settings, *, callback: EventCallback | None = None) ->
     if await daemon_alive(socket_path):  # before starting a second copy of every device
         raise ControlError(f"another daemon is already listening on {socket_path}")
     hubs = settings.hubs
-    voice = hubs.wyoming.enabled or bool(hubs.satellites)
+    voice = hubs.wyoming.enabled or bool(hubs.satellites) or hubs.local_mic.enabled
     async with Home(settings, callback=callback, voice=voice) as home:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -308,7 +308,34 @@ async def _start_hubs(
             transcriber=home.voice.transcribe_only,
         )
         links.append(tasks.create_task(link.run(), name=f"satellite-{satellite.name}"))
+    if hubs.local_mic.enabled:
+        links.append(tasks.create_task(_local_mic(home, arbiter), name="local-mic"))
     return links
+
+
+async def _local_mic(home: Home, arbiter: Any) -> None:
+    """The microphone on this machine; a missing sound card is logged, not fatal."""
+    from assistant.listen.errors import HubError
+    from assistant.listen.local_mic import LocalMicHub
+
+    assert home.voice is not None
+    mic = home.settings.hubs.local_mic
+    try:
+        hub = LocalMicHub(
+            home.voice,
+            name=mic.name,
+            area=mic.area or home.settings.site.area,
+            wake_word=mic.wake_word,
+            threshold=mic.threshold,
+            arbiter=arbiter,
+        )
+    except HubError as err:
+        _LOGGER.error("hubs.local_mic: %s", err)
+        return
+    try:
+        await hub.run()
+    finally:
+        hub.close()
 
 
 def _control(home: Home) -> Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]:

@@ -373,3 +373,25 @@ def test_listen_refuses_a_file_that_is_not_a_wav(tmp_path):
     out = cli("listen", "-c", str(write_home(tmp_path / "home")), str(fake))
     assert out.returncode == 1
     assert "command.wav: not a WAV file" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_a_daemon_without_a_sound_card_still_serves(tmp_path):
+    """hubs.local_mic on a machine with no microphone: one clear error, the rest works."""
+    config = write_home(tmp_path, local_mic=True)
+    log = tmp_path / "daemon.log"
+    with open(log, "w") as err:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "assistant", "run", "-c", str(config)],
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+        )
+    try:
+        _wait_for_socket(tmp_path / "state" / "control.sock", proc)
+        out = cli("say", "-c", str(config), "turn on the coffee machine")
+        assert out.returncode == 0 and out.stdout.strip() == "Turned on the coffee machine"
+        text = log.read_text()
+        assert "hubs.local_mic:" in text and "Traceback" not in text
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=20) == 0

@@ -11,6 +11,7 @@ HOME_YAML = """
 site: {{name: test, area: Living room}}
 state_dir: {state_dir}
 miio: {{deadline: 0.6, poll_interval: 3600}}
+hubs: {{wyoming: {{port: 0}}, local_mic: {{enabled: {local_mic}}}}}
 areas:
   - {{name: Living room, floor: Ground floor, aliases: [lounge]}}
   - {{name: Kitchen, floor: Ground floor}}
@@ -38,11 +39,15 @@ def closed_udp_port() -> int:
         return sock.getsockname()[1]
 
 
-def write_home(directory: Path, extra: str = "") -> Path:
+def write_home(directory: Path, extra: str = "", *, local_mic: bool = False) -> Path:
     """Write the test home's config (and a secrets file) under ``directory``."""
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / "config.yaml"
-    path.write_text(HOME_YAML.format(state_dir=directory / "state", extra=extra))
+    path.write_text(
+        HOME_YAML.format(
+            state_dir=directory / "state", extra=extra, local_mic=str(local_mic).lower()
+        )
+    )
     secrets = directory / "secrets.yaml"
     secrets.write_text("hall_token: 00112233445566778899aabbccddeeff\n")
     secrets.chmod(0o600)
