@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 from assistant.audio import Resampler, convert
@@ -178,7 +178,7 @@ class VoiceAssistant:
         area: str | None = None,
     ) -> Transcript | None:
         """Read until end of speech; transcribe (speculatively during the trailing silence)."""
-        heard = _Utterance(self, area, list(self._hints()))
+        heard = self.utterance(area)
         with turn.stage("listen"):
             async for chunk in audio:
                 why = await heard.feed(chunk)
@@ -189,6 +189,17 @@ class VoiceAssistant:
                 _void(heard.speculation)
                 return None
             return await self._final(heard, "stream-end", turn, timings)
+
+    def utterance(self, area: str | None) -> _Utterance:
+        """A new utterance to feed audio to, heard in ``area``."""
+        return _Utterance(
+            self._segmenter_settings,
+            list(self._hints()),
+            transcribe=lambda pcm, hints: self._transcriber.transcribe(pcm, hints=hints),
+            understands=lambda text: self._pipeline.understands(text, area_id=area),
+            early_seconds=self._settings.vad.early_seconds,
+            min_confidence=self._settings.stt.min_confidence,
+        )
 
     async def _final(
         self, heard: _Utterance, why: str, turn: Turn, timings: dict[str, float]
@@ -217,11 +228,6 @@ class VoiceAssistant:
         )
         return transcript
 
-    def _transcribe_soon(self, pcm: bytes, hints: list[str]) -> asyncio.Task[Transcript]:
-        return asyncio.create_task(
-            self._transcriber.transcribe(pcm, hints=hints), name="speculative-transcription"
-        )
-
 
 _END = str(SegmenterEventType.END)
 _EARLY = "early"
@@ -232,11 +238,22 @@ transcript is a whole command and ``vad.early_seconds`` of silence followed it."
 class _Utterance:
     """One utterance being heard: the segmenter, the speculation, the early end."""
 
-    def __init__(self, voice: VoiceAssistant, area: str | None, hints: list[str]) -> None:
-        self._voice = voice
-        self._area = area
+    def __init__(
+        self,
+        settings: SegmenterSettings,
+        hints: list[str],
+        *,
+        transcribe: Callable[[bytes, list[str]], Awaitable[Transcript]],
+        understands: Callable[[str], Awaitable[bool]],
+        early_seconds: float,
+        min_confidence: float,
+    ) -> None:
         self.hints = hints
-        self.segmenter = Segmenter(voice._segmenter_settings)
+        self._transcribe = transcribe
+        self._understands = understands
+        self._early_ms = early_seconds * 1000
+        self._min_confidence = min_confidence
+        self.segmenter = Segmenter(settings)
         self._to_speech = _ToSpeech()
         self.speculation: asyncio.Task[Transcript] | None = None
         self._silence_at: int | None = None
@@ -252,8 +269,9 @@ class _Utterance:
                 self.heard_speech = True
             elif kind is SegmenterEventType.SILENCE_START:
                 self._silence_at, self._complete = event.at_ms, None
-                self.speculation = self._voice._transcribe_soon(
-                    self.segmenter.speech_audio(), self.hints
+                self.speculation = asyncio.create_task(
+                    self._transcribe(self.segmenter.speech_audio(), self.hints),
+                    name="speculative-transcription",
                 )
             elif kind is SegmenterEventType.SPEECH_RESUMED:
                 self.speculation, self._silence_at = _void(self.speculation), None
@@ -262,7 +280,7 @@ class _Utterance:
         return _EARLY if await self._ends_early() else None
 
     async def _ends_early(self) -> bool:
-        early_ms = self._voice._settings.vad.early_seconds * 1000
+        early_ms = self._early_ms
         task = self.speculation
         if early_ms <= 0 or task is None or not task.done() or self._silence_at is None:
             return False
@@ -274,9 +292,9 @@ class _Utterance:
         if task.cancelled() or task.exception() is not None:
             return False
         heard = task.result()
-        if not heard.text or heard.confidence < self._voice._settings.stt.min_confidence:
+        if not heard.text or heard.confidence < self._min_confidence:
             return False
-        return await self._voice._pipeline.understands(heard.text, area_id=self._area)
+        return await self._understands(heard.text)
 
 
 def _void(task: asyncio.Task[Transcript] | None) -> None:

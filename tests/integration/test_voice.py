@@ -172,11 +172,11 @@ async def test_a_second_voice_espeak(voice_home, tmp_path, said, reply):
 async def test_a_whole_command_ends_early(voice_home):
     """Fed chunk by chunk: once the speculative transcript is in and is a whole command,
     early_seconds of silence end the utterance, before the full silence_seconds."""
-    from assistant.voice import _EARLY, _Utterance
+    from assistant.voice import _EARLY
 
     home, _ = voice_home
     speech = await speak_to_pcm(home.speaker, "Turn off the bedroom light.")
-    heard = _Utterance(home.voice, None, home.hints())
+    heard = home.voice.utterance(None)
     step = SPEECH_FORMAT.bytes_per_second // 50  # 20 ms
     silence = bytes(step)
     chunks = [speech[i : i + step] for i in range(0, len(speech), step)]
