@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 
 from assistant.act.dispatch import Dispatcher
 from assistant.act.registry import Registry
@@ -37,6 +38,8 @@ class Pipeline:
         self._recognizer = GrammarRecognizer(registry, language=language)
         self._responses = Responses(language)
         self._callback = callback
+        self.result_listeners: list[Callable[[TurnResult], None]] = []
+        """Called with every finished turn (the MQTT turn topic, ...); must not block."""
 
     def warm_up(self) -> None:
         """Compile the grammar once so the first turn is fast (blocking: use a thread)."""
@@ -96,6 +99,11 @@ class Pipeline:
         turn.emit(TurnEventType.REPLY, text=reply.text, ok=reply.ok)
         result = turn.finish(intent, results, reply)
         turn.emit(TurnEventType.TURN_END, timings_ms=result.timings_ms)
+        for listener in self.result_listeners:
+            try:
+                listener(result)
+            except Exception:  # an observer must never break a turn
+                _LOGGER.exception("[%s] turn result listener failed", turn.id)
         _LOGGER.info(
             "[%s] %r -> %s -> %r (%.0f ms)",
             turn.id,
