@@ -46,6 +46,9 @@ __all__ = [
     "AreaSettings",
     "HubSettings",
     "LocalMicSettings",
+    "MqttSettings",
+    "MqttTlsSettings",
+    "Zigbee2MqttSettings",
     "SatelliteSettings",
     "SttSettings",
     "TtsSettings",
@@ -291,6 +294,37 @@ class HubSettings(_Section):
     local_mic: LocalMicSettings = Field(default_factory=LocalMicSettings)
 
 
+class MqttTlsSettings(_Section):
+    """TLS to the broker."""
+
+    ca_file: ConfigPath
+    certfile: ConfigPath | None = None
+    keyfile: ConfigPath | None = None
+
+
+class Zigbee2MqttSettings(_Section):
+    """Zigbee2MQTT devices."""
+
+    enabled: StrictBool = True
+    base_topic: Name = "zigbee2mqtt"
+
+
+class MqttSettings(_Section):
+    """The MQTT broker (Mosquitto) the daemon shares with Home Assistant, Zigbee2MQTT, ..."""
+
+    host: Host
+    port: Port = 1883
+    username: Name | None = None
+    password: SecretValue | None = None
+    tls: MqttTlsSettings | None = None
+    protocol: Literal["5", "3.1.1"] = "5"
+    client_id: Name = "mimo-assistant"
+    prefix: Name = "mimo-assistant"
+    """Topics of the assistant itself: ``<prefix>/status``, ``<prefix>/<site>/turn``."""
+    discovery_prefix: Name = "homeassistant"
+    zigbee2mqtt: Zigbee2MqttSettings = Field(default_factory=Zigbee2MqttSettings)
+
+
 class ControlSettings(_Section):
     """The local control socket (used by the CLI)."""
 
@@ -315,6 +349,8 @@ class Settings(_Section):
     miio: MiioSettings = Field(default_factory=MiioSettings)
     voice: VoiceSettings = Field(default_factory=VoiceSettings)
     hubs: HubSettings = Field(default_factory=HubSettings)
+    mqtt: MqttSettings | None = None
+    """No ``mqtt`` section: no broker."""
     control: ControlSettings = Field(default_factory=ControlSettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
 

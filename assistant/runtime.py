@@ -252,6 +252,7 @@ async def serve(settings: Settings, *, callback: EventCallback | None = None) ->
             await stack.enter_async_context(ControlServer(socket_path, _control(home)))
             tasks = await stack.enter_async_context(asyncio.TaskGroup())
             links = await _start_hubs(home, stack, tasks)
+            await _start_mqtt(home, stack)
             _sd_notify("READY=1")
             _LOGGER.info(
                 "mimo-assistant ready: %d devices in %d areas",
@@ -336,6 +337,19 @@ async def _local_mic(home: Home, arbiter: Any) -> None:
         await hub.run()
     finally:
         hub.close()
+
+
+async def _start_mqtt(home: Home, stack: contextlib.AsyncExitStack) -> None:
+    """The broker connection: retained online/offline status, every turn on its topic."""
+    settings = home.settings.mqtt
+    if settings is None or home.pipeline is None:
+        return
+    from integrations.mqtt.turns import TurnPublisher, connection_from
+
+    connection = await stack.enter_async_context(connection_from(settings))
+    publisher = TurnPublisher(connection, settings.prefix)
+    home.pipeline.result_listeners.append(publisher)
+    stack.push_async_callback(publisher.drain)
 
 
 def _control(home: Home) -> Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]:

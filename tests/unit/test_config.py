@@ -978,3 +978,38 @@ def test_vad_bounds() -> None:
     assert one_problem("voice: {vad: {silence_seconds: 0}}") == (
         "c.yaml:1:32: voice.vad.silence_seconds: must be more than 0.0"
     )
+
+
+# --- mqtt ------------------------------------------------------------------------------------
+
+
+def test_no_mqtt_section_means_no_broker() -> None:
+    assert parse_config("").mqtt is None
+
+
+def test_mqtt_section_with_a_secret_password() -> None:
+    text = (
+        "mqtt:\n"
+        "  host: 127.0.0.1\n"
+        "  username: assistant\n"
+        "  password: !env MQTT_PASSWORD\n"
+        "  tls: {ca_file: ca.pem}\n"
+    )
+    settings = parse_config(
+        text, environ={"MQTT_PASSWORD": "broker-secret-1"}, base_dir=Path("/etc/x")
+    )
+    mqtt = settings.mqtt
+    assert mqtt is not None and mqtt.password is not None
+    assert mqtt.password.reveal() == "broker-secret-1"
+    assert "broker-secret-1" not in repr(settings)
+    assert mqtt.tls is not None and mqtt.tls.ca_file == Path("/etc/x/ca.pem")
+    assert (mqtt.port, mqtt.prefix, mqtt.discovery_prefix) == (
+        1883,
+        "mimo-assistant",
+        "homeassistant",
+    )
+    assert mqtt.zigbee2mqtt.base_topic == "zigbee2mqtt"
+
+
+def test_mqtt_needs_a_host() -> None:
+    assert one_problem("mqtt: {port: 1883}") == "c.yaml:1:7: mqtt.host: field required"
