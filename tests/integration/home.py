@@ -65,3 +65,9 @@ def offline_hall_light() -> str:
 
 def load_home(directory: Path, extra: str = ""):
     return load_config(write_home(directory, extra))
+
+
+async def device_values(home, device_id: str) -> dict:
+    """The device's state as read back from the device over miio right now."""
+    await home._drivers["miio"].refresh(device_id)
+    return dict(home.registry.state(device_id).values)

@@ -7,7 +7,7 @@ import pytest
 from assistant.messages import TurnEventType
 from assistant.runtime import Home
 
-from .home import load_home, offline_hall_light
+from .home import device_values, load_home, offline_hall_light
 
 
 @pytest.fixture
@@ -18,12 +18,6 @@ async def home(tmp_path):
 
 async def say(home: Home, text: str, area: str | None = "Living room"):
     return await home.pipeline.run_text(text, area_id=home.area_id(area))
-
-
-async def device_values(home: Home, device_id: str) -> dict:
-    """The device's state as read back from the virtual device over miio right now."""
-    await home._drivers["miio"].refresh(device_id)
-    return dict(home.registry.state(device_id).values)
 
 
 async def test_turn_on_by_name(home):

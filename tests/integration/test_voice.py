@@ -17,7 +17,7 @@ from assistant.listen.wyoming_server import WyomingServer
 from assistant.messages import SPEECH_FORMAT, AudioChunk, AudioFormat
 from assistant.runtime import Home
 
-from .home import load_home
+from .home import device_values, load_home
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -34,11 +34,6 @@ async def voice_home(tmp_path_factory):
             yield home, hub
 
 
-async def values(home: Home, device_id: str) -> dict:
-    await home._drivers["miio"].refresh(device_id)
-    return dict(home.registry.state(device_id).values)
-
-
 async def hear_back(home: Home, audio: bytes, rate: int) -> str:
     """What whisper makes of the reply audio."""
     return (await home.transcriber.transcribe(audio, AudioFormat(rate, 2, 1))).text
@@ -51,7 +46,7 @@ async def test_spoken_command_moves_the_device_and_the_reply_is_spoken(voice_hom
     assert got.error is None
     assert words(got.transcript) == "turn on the bedroom light"
     assert got.reply == "Turned on the bedroom light"
-    assert (await values(home, "virtual:bedroom_light"))["on_off"] is True
+    assert (await device_values(home, "virtual:bedroom_light"))["on_off"] is True
     # tiny.en hears piper's "Turned on" as "Turn on": allow one word in five to differ.
     heard = words(await hear_back(home, bytes(got.audio), got.rate)).split()
     assert difflib.SequenceMatcher(None, heard, words(got.reply).split()).ratio() >= 0.8, heard
@@ -62,7 +57,7 @@ async def test_brightness_by_voice(voice_home):
     pcm = await speak_to_pcm(home.speaker, "Set the bedroom light to 30 percent.")
     got = await stream_command(hub.port, pcm, realtime=False)
     assert got.reply == "The bedroom light is set to 30%"
-    assert (await values(home, "virtual:bedroom_light"))["brightness"] == 30
+    assert (await device_values(home, "virtual:bedroom_light"))["brightness"] == 30
 
 
 async def test_the_hubs_area_is_the_context(voice_home):
@@ -82,16 +77,16 @@ async def test_two_satellites_at_once_each_get_their_answer(voice_home):
     )
     assert first.reply == "Turned on the floor fan"
     assert second.reply == "Turned on the coffee machine"
-    assert (await values(home, "virtual:floor_fan"))["on_off"] is True
-    assert (await values(home, "virtual:coffee_machine"))["on_off"] is True
+    assert (await device_values(home, "virtual:floor_fan"))["on_off"] is True
+    assert (await device_values(home, "virtual:coffee_machine"))["on_off"] is True
 
 
 async def test_silence_only_acts_on_nothing(voice_home):
     home, hub = voice_home
-    before = await values(home, "virtual:kitchen_ceiling_light")
+    before = await device_values(home, "virtual:kitchen_ceiling_light")
     got = await stream_command(hub.port, bytes(SPEECH_FORMAT.bytes_per_second), realtime=False)
     assert got.reply == "Sorry, I didn't hear anything"
-    assert await values(home, "virtual:kitchen_ceiling_light") == before
+    assert await device_values(home, "virtual:kitchen_ceiling_light") == before
 
 
 async def test_noise_only_acts_on_nothing(voice_home):
@@ -120,7 +115,7 @@ async def test_a_hub_that_hangs_up_mid_command_changes_nothing(voice_home):
         half = pcm[: len(pcm) // 2 // 2 * 2]
         await client.write_event(WyChunk(fmt.rate, fmt.width, fmt.channels, half).event())
     await asyncio.sleep(0.3)
-    assert (await values(home, "virtual:kitchen_counter_light"))["on_off"] is False
+    assert (await device_values(home, "virtual:kitchen_counter_light"))["on_off"] is False
     # and the hub keeps serving
     got = await stream_command(
         hub.port, await speak_to_pcm(home.speaker, "Turn off the floor fan."), realtime=False
