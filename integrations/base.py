@@ -10,7 +10,8 @@ trait                     value
 ``color_temp``            int, kelvin
 ``rgb``                   tuple[int, int, int], each 0-255
 ``position``              int, percent 0-100 (0 closed, 100 open)
-``cover``                 command only: "open" | "close" | "stop"
+``cover``                 command: "open" | "close" | "stop";
+                          state: "open" | "closed" | "opening" | "closing" | "stopped"
 ``target_temperature``    float, degrees Celsius
 ``current_temperature``   float, degrees Celsius (read only)
 ``humidity``              float, percent (read only)
@@ -20,6 +21,9 @@ trait                     value
 ``mode``                  str, device preset such as "auto", "sleep"
 ``vacuum``                command: "start" | "stop" | "dock"; state: a status str
 ``battery``               int, percent (read only)
+``locked``                bool (a lock: True when locked)
+``active``                bool, read only (a binary sensor: motion, door open, ...)
+``value``                 float | str, read only (any other sensor, in its own unit)
 ========================  ===============================================
 """
 
@@ -68,6 +72,9 @@ class Trait(enum.StrEnum):
     MODE = "mode"
     VACUUM = "vacuum"
     BATTERY = "battery"
+    LOCKED = "locked"
+    ACTIVE = "active"
+    VALUE = "value"
 
 
 class DeviceKind(enum.StrEnum):
@@ -81,6 +88,7 @@ class DeviceKind(enum.StrEnum):
     VACUUM = "vacuum"
     PURIFIER = "purifier"
     SENSOR = "sensor"
+    BINARY_SENSOR = "binary_sensor"
     LOCK = "lock"
     CAMERA = "camera"
     MEDIA_PLAYER = "media_player"
@@ -119,6 +127,11 @@ class DeviceSpec:
     """Degrees Celsius."""
     max_temperature: float | None = None
     """Degrees Celsius."""
+    device_class: str | None = None
+    """Finer kind where one matters: a cover's ``garage``/``door``/``gate``, a sensor's
+    ``temperature``/``motion``/``door``, Home Assistant's device classes."""
+    unit: str | None = None
+    """Unit of the ``value`` trait (a sensor that is not temperature/humidity/...)."""
 
 
 class StateSink(Protocol):

@@ -28,6 +28,7 @@ HA_DOMAINS: Mapping[DeviceKind, str] = {
     DeviceKind.CLIMATE: "climate",
     DeviceKind.VACUUM: "vacuum",
     DeviceKind.SENSOR: "sensor",
+    DeviceKind.BINARY_SENSOR: "binary_sensor",
     DeviceKind.LOCK: "lock",
     DeviceKind.CAMERA: "camera",
     DeviceKind.MEDIA_PLAYER: "media_player",
