@@ -26,6 +26,7 @@ from assistant.secrets import Secret
 
 __all__ = [
     "ONE_TRANSPORT",
+    "ONE_MQTT_WAY",
     "check_host",
     "check_language",
     "check_loopback",
@@ -36,7 +37,8 @@ __all__ = [
     "supported_languages",
 ]
 
-ONE_TRANSPORT = "a device needs exactly one of: miio, virtual"
+ONE_TRANSPORT = "a device needs exactly one of: miio, virtual, mqtt"
+ONE_MQTT_WAY = "an mqtt device needs exactly one of: discovered, tasmota, kind"
 _TOKEN = re.compile(r"[0-9a-fA-F]{32}")
 _LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)")
 RESPONSES_DIR = Path(assistant.__file__).parents[1] / "intents" / "responses"
@@ -172,7 +174,7 @@ def _check_transports(data: dict[str, Any]) -> Found:
     return [
         (("devices", index), ONE_TRANSPORT)
         for index, item in _items(data, "devices")
-        if sum(item.get(key) is not None for key in ("miio", "virtual")) != 1
+        if sum(item.get(key) is not None for key in ("miio", "virtual", "mqtt")) != 1
     ]
 
 

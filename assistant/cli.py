@@ -9,7 +9,7 @@ import logging
 import os
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -92,7 +92,7 @@ def _main(args: argparse.Namespace) -> int:
         return EXIT_CONFIG
     try:
         warnings: list[str] = []
-        settings = load_config(path, checks=[check_models], warn=warnings.append)
+        settings = load_config(path, checks=[check_models, _check_mqtt], warn=warnings.append)
     except ConfigError as err:
         if args.json and args.command == "check-config":
             print(json.dumps({"config": str(path), "ok": False, "problems": err.problems}))
@@ -162,6 +162,15 @@ def _write_line(line: str) -> None:
         print(line, flush=True)
     except (BrokenPipeError, OSError):
         pass  # nobody reads the events any more; the daemon goes on
+
+
+def _check_mqtt(settings: Settings) -> Iterable[tuple[tuple[str | int, ...], str]]:
+    """Hand-written MQTT devices can be built (imported only when config has some)."""
+    if not any(d.mqtt is not None and d.mqtt.discovered is None for d in settings.devices):
+        return ()
+    from integrations.mqtt.manual import check_mqtt_devices
+
+    return list(check_mqtt_devices(settings))
 
 
 def _check_config(path: Path, settings: Settings, as_json: bool) -> int:

@@ -12,6 +12,7 @@ import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeAlias
+from urllib.parse import urlsplit
 
 from pydantic import (
     AfterValidator,
@@ -46,8 +47,11 @@ __all__ = [
     "AreaSettings",
     "HubSettings",
     "LocalMicSettings",
+    "LlmSettings",
     "MqttSettings",
     "MqttTlsSettings",
+    "MqttDeviceSettings",
+    "TasmotaSettings",
     "Zigbee2MqttSettings",
     "SatelliteSettings",
     "SttSettings",
@@ -63,6 +67,7 @@ __all__ = [
     "LoggingSettings",
     "MiioDeviceSettings",
     "MiioSettings",
+    "SafetySettings",
     "Secret",
     "SecretValue",
     "Settings",
@@ -175,10 +180,66 @@ class VirtualDeviceSettings(_Section):
     """Default (or 0): any free port."""
 
 
-class DeviceSettings(_Section):
-    """One device: its name, where it is, and how it is reached (miio or virtual)."""
+def _quoted_id(value: object) -> object:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        raise PydanticCustomError(
+            "quote_id", "YAML read this as a number; put the id in quotes ('0x00158d...')"
+        )
+    return value
 
-    name: Name
+
+MqttKind = Literal[
+    "light", "switch", "fan", "cover", "climate", "lock", "sensor", "binary_sensor"
+]
+
+
+class MqttDeviceSettings(_Section):
+    """An MQTT device: a discovered one named here, a Tasmota device, or one written by hand.
+
+    ``discovered``: the unique id, friendly name, IEEE address or Tasmota topic of a device a
+    discovery source found (to give it a name, an area, aliases, or to hide it).
+    ``tasmota``: the topic of a Tasmota device without discovery.
+    ``kind``: a device written by hand with Home Assistant's MQTT keys (``state_topic``,
+    ``command_topic``, ``payload_on``, ``brightness_command_topic``, templates, ...); those
+    extra keys are checked when the daemon builds the device.
+    """
+
+    model_config = ConfigDict(extra="allow", frozen=True, strict=True)
+
+    discovered: Annotated[Name, BeforeValidator(_quoted_id)] | None = None
+    hidden: StrictBool = False
+    """Leave a discovered device out of the assistant entirely."""
+    tasmota: Name | None = None
+    kind: MqttKind | None = None
+    unique_id: Name | None = None
+    """For hand-written devices; default: the device name as a slug."""
+
+    @model_validator(mode="after")
+    def _one_way(self) -> MqttDeviceSettings:
+        ways = [k for k in ("discovered", "tasmota", "kind") if getattr(self, k) is not None]
+        if len(ways) != 1:
+            raise PydanticCustomError("mqtt_device", _checks.ONE_MQTT_WAY)
+        if self.hidden and self.discovered is None:
+            raise PydanticCustomError("mqtt_hidden", "hidden applies to discovered devices")
+        extra = set(self.model_extra or {})
+        if self.discovered is not None and extra:
+            raise PydanticCustomError(
+                "mqtt_extra",
+                "a discovered device takes no topic settings: {keys}",
+                {"keys": ", ".join(sorted(extra))},
+            )
+        return self
+
+    def extra(self) -> dict[str, Any]:
+        """The hand-written device's own keys (topics, payloads, templates)."""
+        return dict(self.model_extra or {})
+
+
+class DeviceSettings(_Section):
+    """One device: its name, where it is, and how it is reached (miio, virtual or mqtt)."""
+
+    name: Name | None = None
+    """Required, except for a discovered MQTT device (which keeps its own name)."""
     area: Name | None = None
     aliases: tuple[Name, ...] = ()
     exposed: StrictBool = True
@@ -187,12 +248,20 @@ class DeviceSettings(_Section):
     """Acting on it needs a confirmation."""
     miio: MiioDeviceSettings | None = None
     virtual: VirtualDeviceSettings | None = None
+    mqtt: MqttDeviceSettings | None = None
 
     @model_validator(mode="after")
     def _one_transport(self) -> DeviceSettings:
-        if (self.miio is None) == (self.virtual is None):
+        if sum(t is not None for t in (self.miio, self.virtual, self.mqtt)) != 1:
             raise PydanticCustomError("device_transport", _checks.ONE_TRANSPORT)
+        if self.name is None and (self.mqtt is None or self.mqtt.discovered is None):
+            raise PydanticCustomError("device_name", "a device needs a name")
         return self
+
+    @property
+    def label(self) -> str:
+        """The name, or for a discovered MQTT device the id it was picked by."""
+        return self.name or (self.mqtt.discovered if self.mqtt else None) or "unnamed"
 
 
 class MiioSettings(_Section):
@@ -309,6 +378,13 @@ class Zigbee2MqttSettings(_Section):
     base_topic: Name = "zigbee2mqtt"
 
 
+class TasmotaSettings(_Section):
+    """Tasmota devices announced with Tasmota's own discovery."""
+
+    enabled: StrictBool = True
+    discovery_prefix: Name = "tasmota"
+
+
 class MqttSettings(_Section):
     """The MQTT broker (Mosquitto) the daemon shares with Home Assistant, Zigbee2MQTT, ..."""
 
@@ -321,8 +397,20 @@ class MqttSettings(_Section):
     client_id: Name = "mimo-assistant"
     prefix: Name = "mimo-assistant"
     """Topics of the assistant itself: ``<prefix>/status``, ``<prefix>/<site>/turn``."""
+    discovery: StrictBool = True
+    """Devices from Home Assistant MQTT discovery (under ``discovery_prefix``)."""
     discovery_prefix: Name = "homeassistant"
     zigbee2mqtt: Zigbee2MqttSettings = Field(default_factory=Zigbee2MqttSettings)
+    tasmota: TasmotaSettings = Field(default_factory=TasmotaSettings)
+    startup_wait: Annotated[StrictFloat, Field(ge=0, le=30)] = 2.0
+    """Seconds, at most, to wait for retained discovery and state before the first turn."""
+    confirm_timeout: Annotated[StrictFloat, Field(gt=0, le=30)] = 2.0
+    """Seconds a device has to report the state a command asked for."""
+    say_topic: StrictBool = True
+    """Run a text turn for every message on ``<prefix>/<site>/say`` (guard it with an ACL)."""
+    announce: StrictBool = False
+    """Publish Home Assistant discovery for the assistant's own status, last transcript and
+    last reply, so a dashboard shows them."""
 
 
 class ControlSettings(_Section):
@@ -332,10 +420,100 @@ class ControlSettings(_Section):
     """Default: ``<state_dir>/control.sock``."""
 
 
+def _check_pin(value: Secret) -> Secret:
+    """4 to 10 digits, as they are spoken; the message never repeats the PIN."""
+    pin = value.reveal()
+    if not (pin.isascii() and pin.isdigit() and 4 <= len(pin) <= 10):
+        raise PydanticCustomError("pin", "a PIN must be 4 to 10 digits (0-9)")
+    return value
+
+
+class SafetySettings(_Section):
+    """What may be done by voice; enforced in code by ``assistant.act.safety``."""
+
+    allow_unlock: StrictBool = False
+    """Unlock locks (and disarm alarms) by voice, only with ``pin`` said in the same
+    sentence ("unlock the front door 1234"); never for a request an LLM made."""
+    pin: Annotated[SecretValue, AfterValidator(_check_pin)] | None = None
+    """The spoken PIN, 4-10 digits; keep it in secrets.yaml: ``pin: !secret door_pin``."""
+    confirm_timeout: Annotated[StrictFloat, Field(ge=5, le=300)] = 30.0
+    """How long a question such as "Do you want me to open the garage door?" waits for
+    "yes" from the same hub, seconds."""
+    max_actions_per_turn: Annotated[StrictInt, Field(ge=1, le=1000)] = 50
+    """Devices one turn may act on, lights not counted (they are harmless in bulk)."""
+
+    @model_validator(mode="after")
+    def _unlock_needs_pin(self) -> SafetySettings:
+        if self.allow_unlock and self.pin is None:
+            raise PydanticCustomError(
+                "unlock_pin", "allow_unlock needs a pin (e.g. pin: !secret door_pin)"
+            )
+        return self
+
+
 class LoggingSettings(_Section):
     """Logging."""
 
     level: LogLevel = "INFO"
+
+
+def _check_http_url(value: str) -> str:
+    """An ``http://`` or ``https://`` URL with a host; the message never repeats it."""
+    try:
+        parts = urlsplit(value.strip())
+        ok = parts.scheme in ("http", "https") and bool(parts.hostname)
+    except ValueError:
+        ok = False
+    if not ok:
+        raise PydanticCustomError("url", "expected an http:// or https:// URL with a host")
+    return value.strip()
+
+
+Price = Annotated[StrictFloat, Field(ge=0)]
+"""Money per million tokens, in the currency of ``daily_budget``."""
+
+
+class LlmSettings(_Section):
+    """An OpenAI-compatible LLM for what the grammar cannot place (Xiaomi MiMo by default;
+    Ollama, llama.cpp's server and vLLM work too). No ``llm`` section: local only."""
+
+    base_url: Annotated[StrictStr, AfterValidator(_check_http_url)] = (
+        "https://api.xiaomimimo.com/v1"
+    )
+    model: Name = "mimo-v2-flash"
+    """The text model: it reads the device list and calls tools."""
+    vision_model: Name | None = "mimo-v2-omni"
+    """Describes camera frames (no tools); none: the brain has no eyes."""
+    api_key: SecretValue | None = None
+    """Use ``!secret``; may be left out for a local server."""
+    timeout: Annotated[StrictFloat, Field(gt=0, le=120)] = 8.0
+    """Time one turn may spend waiting for the LLM, all calls and the retry together, seconds."""
+    max_tool_rounds: Annotated[StrictInt, Field(ge=1, le=20)] = 5
+    """Requests with tool results per turn, at most."""
+    max_completion_tokens: Annotated[StrictInt, Field(ge=16, le=131072)] = 1024
+    """Tokens one answer may use (reasoning included when ``thinking`` is on)."""
+    thinking: StrictBool = False
+    """MiMo's thinking mode (slower, dearer): ``thinking: {type: enabled|disabled}``."""
+    stream: StrictBool = False
+    """Ask for server-sent events instead of one JSON answer."""
+    price_in: Price = 0.1
+    """Per million prompt tokens; default: MiMo-V2-Flash's list price in US dollars."""
+    price_out: Price = 0.3
+    """Per million completion tokens; default: MiMo-V2-Flash's list price in US dollars."""
+    vision_price_in: Price | None = None
+    """Per million prompt tokens of ``vision_model``; default: ``price_in``."""
+    vision_price_out: Price | None = None
+    """Per million completion tokens of ``vision_model``; default: ``price_out``."""
+    daily_budget: Annotated[StrictFloat, Field(ge=0)] = 0.0
+    """Money per local day, in the prices' currency; then local commands only. 0: no limit."""
+
+    @model_validator(mode="after")
+    def _key_for_mimo(self) -> LlmSettings:
+        if self.api_key is None and "api.xiaomimimo.com" in self.base_url:
+            raise PydanticCustomError(
+                "llm_key", "api_key is needed for api.xiaomimimo.com (use !secret)"
+            )
+        return self
 
 
 class Settings(_Section):
@@ -351,7 +529,10 @@ class Settings(_Section):
     hubs: HubSettings = Field(default_factory=HubSettings)
     mqtt: MqttSettings | None = None
     """No ``mqtt`` section: no broker."""
+    llm: LlmSettings | None = None
+    """No ``llm`` section: the daemon is local only."""
     control: ControlSettings = Field(default_factory=ControlSettings)
+    safety: SafetySettings = Field(default_factory=SafetySettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
 
 

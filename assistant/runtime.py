@@ -27,6 +27,7 @@ from assistant.turn import EventCallback, jsonable
 
 if TYPE_CHECKING:
     from assistant.voice import VoiceAssistant
+    from integrations.mqtt.connection import MqttConnection
 from integrations.base import Driver
 from integrations.miio.driver import MiioDriver
 from integrations.miio.spec import MODEL_REQUIRED, MiotSpec, SpecError, load_spec
@@ -53,6 +54,9 @@ class Home:
         self._drivers: dict[str, Driver] = {}
         self.pipeline: Pipeline | None = None
         self._want_voice = voice
+        self._stack = contextlib.AsyncExitStack()
+        self.mqtt: MqttConnection | None = None
+        """The broker connection, when config has an ``mqtt`` section."""
         self.voice: VoiceAssistant | None = None
         """The VoiceHandler hubs hand their audio to (when built with ``voice=True``)."""
 
@@ -88,6 +92,8 @@ class Home:
             ) from err
         specs = []
         for index, entry in enumerate(self.settings.devices):
+            if entry.mqtt is not None:
+                continue
             model = (entry.virtual or entry.miio).model  # type: ignore[union-attr]
             try:
                 if model is None:
@@ -95,7 +101,7 @@ class Home:
                 specs.append(load_spec(model, self.settings.miio.spec_dirs))
             except SpecError as err:
                 raise AssistantError(
-                    f"devices[{index}] ({entry.name}): {err}", code="config-spec"
+                    f"devices[{index}] ({entry.label}): {err}", code="config-spec"
                 ) from err
         return specs
 
@@ -110,12 +116,13 @@ class Home:
             self.registry, deadline=s.miio.deadline, poll_interval=s.miio.poll_interval
         )
         self._drivers["miio"] = miio
-        for entry, spec in zip(s.devices, specs, strict=True):
+        miio_entries = [e for e in s.devices if e.mqtt is None]
+        for entry, spec in zip(miio_entries, specs, strict=True):
             device_id = await self._connect(entry, spec, miio)
             self.registry.add_device(
                 Device(
                     id=device_id,
-                    name=entry.name,
+                    name=entry.label,
                     spec=spec.device_spec(),
                     driver="miio",
                     area_id=self.area_id(entry.area),
@@ -125,6 +132,13 @@ class Home:
                 )
             )
         await miio.start()
+        if s.mqtt is not None:
+            from assistant.mqtt_home import start_mqtt
+
+            mqtt_entries = [e for e in s.devices if e.mqtt is not None]
+            self.mqtt, self._drivers["mqtt"] = await start_mqtt(
+                s.mqtt, self.registry, mqtt_entries, self._stack
+            )
         dispatcher = Dispatcher(self.registry, self._drivers)
         self.pipeline = await asyncio.to_thread(
             Pipeline, self.registry, dispatcher, language=s.language, callback=self._callback
@@ -164,7 +178,7 @@ class Home:
 
     async def _connect(self, entry: DeviceSettings, spec: MiotSpec, miio: MiioDriver) -> str:
         if entry.miio is not None:
-            device_id = f"miio:{slugify(entry.name)}"
+            device_id = f"miio:{slugify(entry.label)}"
             miio.add_device(
                 device_id,
                 host=entry.miio.host,
@@ -174,7 +188,7 @@ class Home:
             )
             return device_id
         assert entry.virtual is not None
-        device_id = f"virtual:{slugify(entry.name)}"
+        device_id = f"virtual:{slugify(entry.label)}"
         token = secrets.token_hex(16)
         virtual = VirtualMiioDevice(
             spec,
@@ -182,14 +196,14 @@ class Home:
             host=entry.virtual.host or "127.0.0.1",
             port=entry.virtual.port or 0,
             did=_did(device_id),
-            state_file=self.state_dir / "virtual" / f"{slugify(entry.name)}.json",
+            state_file=self.state_dir / "virtual" / f"{slugify(entry.label)}.json",
         )
         try:
             await virtual.start()
         except OSError as err:
             where = f"{entry.virtual.host or '127.0.0.1'}:{entry.virtual.port or 0}"
             raise AssistantError(
-                f"virtual device {entry.name!r} cannot listen on {where}: "
+                f"virtual device {entry.label!r} cannot listen on {where}: "
                 f"{err.strerror or err}; choose another virtual.port",
                 code="config-virtual-port",
             ) from err
@@ -199,6 +213,8 @@ class Home:
         return device_id
 
     async def _close(self) -> None:
+        with contextlib.suppress(Exception):
+            await self._stack.aclose()
         for driver in self._drivers.values():
             with contextlib.suppress(Exception):
                 await driver.stop()
@@ -340,16 +356,33 @@ async def _local_mic(home: Home, arbiter: Any) -> None:
 
 
 async def _start_mqtt(home: Home, stack: contextlib.AsyncExitStack) -> None:
-    """The broker connection: retained online/offline status, every turn on its topic."""
+    """The assistant on the broker: every turn on its topic, the say topic, announcements."""
     settings = home.settings.mqtt
-    if settings is None or home.pipeline is None:
+    if settings is None or home.pipeline is None or home.mqtt is None:
         return
-    from integrations.mqtt.turns import TurnPublisher, connection_from
+    from integrations.mqtt.turns import SayTopic, TurnPublisher, announce, say_topic
 
-    connection = await stack.enter_async_context(connection_from(settings))
-    publisher = TurnPublisher(connection, settings.prefix)
-    home.pipeline.result_listeners.append(publisher)
+    pipeline, site = home.pipeline, home.settings.site
+    publisher = TurnPublisher(home.mqtt, settings.prefix)
+    pipeline.result_listeners.append(publisher)
     stack.push_async_callback(publisher.drain)
+    if settings.say_topic:
+
+        async def run(text: str, area: str | None) -> None:
+            try:
+                area_id = home.area_id(area or site.area)
+            except AssistantError as err:
+                _LOGGER.warning("MQTT say: %s", err)
+                return
+            await pipeline.run_text(text, area_id=area_id, site=site.name)
+
+        topic = say_topic(settings.prefix, site.name)
+        await stack.enter_async_context(SayTopic(home.mqtt, topic, run))
+        _LOGGER.info("MQTT: text turns from %s", topic)
+    if settings.announce:
+        await announce(
+            home.mqtt, settings.discovery_prefix, settings.prefix, site.name, settings.client_id
+        )
 
 
 def _control(home: Home) -> Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]:

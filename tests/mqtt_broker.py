@@ -29,6 +29,7 @@ ASSISTANT_TOPICS = (
     "cmnd/#",
     "stat/#",
     "tele/#",
+    "tasmota/#",
     "home/#",
 )
 _START_TIMEOUT = 10.0  # seconds

@@ -19,6 +19,7 @@ _SPOKEN_ERRORS = {
     "unreachable": "is not responding",
     "refused": "refused the command",
     "unsupported": "can't do that",
+    "unavailable": "is offline",
 }
 
 
@@ -54,7 +55,10 @@ class Dispatcher:
     async def _one(
         self, device_id: str, commands: Sequence[DeviceCommand], turn_id: str
     ) -> CommandResult:
-        device = self._registry.device(device_id)
+        try:
+            device = self._registry.device(device_id)
+        except KeyError:  # removed (MQTT discovery) between planning and acting
+            return CommandResult(device_id, device_id, False, "is gone", "unavailable")
         started = time.perf_counter()
         error: DriverError | None = None
         try:

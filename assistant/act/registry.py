@@ -121,6 +121,12 @@ class Registry:
         self._states.setdefault(device.id, DeviceState())
         self.version += 1
 
+    def remove_device(self, device_id: str) -> None:
+        """Forget a device (an MQTT device removed from discovery); unknown ids are ignored."""
+        if self._devices.pop(device_id, None) is not None:
+            self._states.pop(device_id, None)
+            self.version += 1
+
     def add_listener(self, listener: StateListener) -> None:
         self._listeners.append(listener)
 

@@ -15,6 +15,8 @@ from integrations.base import DeviceKind
 __all__ = ["Responses", "RESPONSES_DIR", "spoken", "the", "sentence", "join_words", "plural"]
 
 RESPONSES_DIR = Path(__file__).resolve().parents[2] / "intents" / "responses"
+_PENDING = ("unconfirmed", "queued")
+"""Error codes of commands that were sent but not (yet) confirmed by the device."""
 
 _PLURALS = {
     DeviceKind.LIGHT: "lights",
@@ -128,7 +130,15 @@ class Responses:
                     **values,
                 )
             )
+        pending = [r for r in failed if r.error_code in _PENDING]
+        failed = [r for r in failed if r.error_code not in _PENDING]
         if failed:
             problems = [f"{the(r.name)} {r.error}" for r in failed]
             parts.append(join_words(problems))
+        for code in _PENDING:
+            waiting = [the(r.name) for r in pending if r.error_code == code]
+            if waiting:
+                have = "has" if len(waiting) == 1 else "have"
+                key = "unconfirmed" if code == "unconfirmed" else "queued"
+                parts.append(self.render("errors", key, names=join_words(waiting), have=have))
         return sentence("; ".join(parts))

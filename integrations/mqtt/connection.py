@@ -24,7 +24,7 @@ import random
 import ssl
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import paho.mqtt.client as paho
@@ -38,9 +38,9 @@ from .errors import (
     describe_connect_failure,
 )
 from .model import Delivery, Message, TlsSettings, ssl_context
-from .subscription import Subscription
+from .subscription import Listener, Receiver, Subscription
 
-__all__ = ["Delivery", "MqttConnection", "TlsSettings"]
+__all__ = ["Delivery", "Listener", "MqttConnection", "TlsSettings"]
 
 _LOGGER = logging.getLogger(__name__)
 _MISC_INTERVAL = 1.0  # seconds between loop_misc calls (keepalive bookkeeping)
@@ -81,7 +81,10 @@ class MqttConnection:
         self._client: paho.Client | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._tasks: list[asyncio.Task[None]] = []
-        self._subscriptions: dict[str, list[Subscription]] = {}
+        self._receivers: dict[str, list[Receiver]] = {}
+        """Topic filter -> who gets its messages."""
+        self._wildcards: set[str] = set()
+        """The filters with ``+`` or ``#``; every other filter is looked up by exact topic."""
         self._suback: dict[int, asyncio.Future[None]] = {}
         self._deliveries: dict[int, asyncio.Future[None]] = {}
         self._early_acks: set[int] = set()  # acked inside client.publish(), before _track
@@ -94,6 +97,8 @@ class MqttConnection:
         self._closing = False
         self.last_error: MqttConnectError | None = None
         """The latest connect failure (None once connected)."""
+        self.connection_listeners: list[Callable[[bool], None]] = []
+        """Called on the loop with True after each connect and False after each loss."""
 
     def __repr__(self) -> str:  # never shows the password
         return f"MqttConnection({self.broker!r}, client_id={self._client_id!r})"
@@ -138,8 +143,8 @@ class MqttConnection:
         if sock is not None:  # disconnect() only queues DISCONNECT; close the socket now
             client.loop_write()
             client._sock_close()  # noqa: SLF001 - paho has no public "close socket now"
-        for sub in [s for subs in self._subscriptions.values() for s in subs]:
-            sub._end()  # noqa: SLF001
+        for receiver in {id(r): r for rs in self._receivers.values() for r in rs}.values():
+            receiver._end()  # noqa: SLF001
         self._connected.clear()
 
     async def wait_connected(self, timeout: float, *, fail_fast: bool = False) -> None:
@@ -192,29 +197,73 @@ class MqttConnection:
         Registered at once; kept across reconnects. When connected, waits (up to ``timeout``)
         for the broker's SUBACK so a message published right after is not missed.
         """
-        client = self._require_client()
+        self._require_client()
         sub = Subscription(topic_filter, qos, maxsize, self._unsubscribe)
-        subs = self._subscriptions.setdefault(topic_filter, [])
-        subs.append(sub)
-        if self.connected:
-            rc, mid = client.subscribe(topic_filter, max(s.qos for s in subs))
-            if rc == MQTTErrorCode.MQTT_ERR_SUCCESS and mid is not None:
-                ack = self._suback[mid] = self._require_loop().create_future()
-                try:
-                    async with asyncio.timeout(timeout):
-                        await ack
-                except TimeoutError:
-                    _LOGGER.warning("MQTT %s: no SUBACK for %s", self.broker, topic_filter)
+        await self._add_filters(sub, [topic_filter], qos, timeout)
         return sub
 
+    async def listen(
+        self,
+        topic_filters: Sequence[str],
+        callback: Callable[[Message], None],
+        qos: int = 1,
+        *,
+        timeout: float = 5.0,
+    ) -> Listener:
+        """Call ``callback`` on the loop for every message matching any of ``topic_filters``.
+
+        For many topics at once (one SUBSCRIBE packet, one SUBACK wait); ``Listener.add`` and
+        ``Listener.remove`` change the filters later. The callback must not block.
+        """
+        self._require_client()
+        listener = Listener(qos, callback, self._add_filters, self._remove_filters)
+        await listener.add(topic_filters, timeout=timeout)
+        return listener
+
     def _unsubscribe(self, sub: Subscription) -> None:
-        subs = self._subscriptions.get(sub.topic_filter, [])
-        if sub in subs:
-            subs.remove(sub)
-        if not subs:
-            self._subscriptions.pop(sub.topic_filter, None)
-            if self._client is not None and self.connected and not self._closing:
-                self._client.unsubscribe(sub.topic_filter)
+        self._remove_filters(sub, [sub.topic_filter])
+
+    async def _add_filters(
+        self, receiver: Receiver, topic_filters: Sequence[str], qos: int, timeout: float
+    ) -> None:
+        new = []
+        for topic_filter in dict.fromkeys(topic_filters):
+            receivers = self._receivers.setdefault(topic_filter, [])
+            if receiver in receivers:
+                continue
+            if not receivers or qos > max(r.qos for r in receivers):
+                new.append((topic_filter, max([qos, *(r.qos for r in receivers)])))
+            receivers.append(receiver)
+            if "+" in topic_filter or "#" in topic_filter:
+                self._wildcards.add(topic_filter)
+        client = self._client
+        if not new or client is None or not self.connected:
+            return  # the next connect subscribes to everything registered
+        rc, mid = client.subscribe(new)
+        if rc == MQTTErrorCode.MQTT_ERR_SUCCESS and mid is not None:
+            ack = self._suback[mid] = self._require_loop().create_future()
+            try:
+                async with asyncio.timeout(timeout):
+                    await ack
+            except TimeoutError:
+                _LOGGER.warning(
+                    "MQTT %s: no SUBACK for %s%s",
+                    self.broker,
+                    new[0][0],
+                    f" and {len(new) - 1} more" if len(new) > 1 else "",
+                )
+
+    def _remove_filters(self, receiver: Receiver, topic_filters: Sequence[str]) -> None:
+        gone = []
+        for topic_filter in topic_filters:
+            receivers = self._receivers.get(topic_filter, [])
+            if receiver in receivers:
+                receivers.remove(receiver)
+            if not receivers and self._receivers.pop(topic_filter, None) is not None:
+                self._wildcards.discard(topic_filter)
+                gone.append(topic_filter)
+        if gone and self._client is not None and self.connected and not self._closing:
+            self._client.unsubscribe(gone)
 
     # -- supervision -----------------------------------------------------------------------
 
@@ -363,16 +412,25 @@ class MqttConnection:
                 connack.set_result(MqttConnectError(self.broker, words, code=code))
             return
         self._publish_tracked(self.status_topic, "online", 1, True)
-        if self._subscriptions:
-            client.subscribe(
-                [(f, max(s.qos for s in subs)) for f, subs in self._subscriptions.items()]
-            )
+        if self._receivers:
+            client.subscribe([(f, max(r.qos for r in rs)) for f, rs in self._receivers.items()])
         self._connected.set()
         if connack is not None and not connack.done():
             connack.set_result(None)
+        self._tell(True)
+
+    def _tell(self, connected: bool) -> None:
+        for listener in list(self.connection_listeners):
+            try:
+                listener(connected)
+            except Exception:  # noqa: BLE001 - an observer must not break the connection
+                _LOGGER.exception("MQTT %s: connection listener failed", self.broker)
 
     def _on_disconnect(self, _c: Any, _u: Any, _flags: Any, reason: Any, _p: Any) -> None:
+        was_connected = self._connected.is_set()
         self._connected.clear()
+        if was_connected:
+            self._tell(False)
         connack = self._connack
         if connack is not None and not connack.done():
             connack.set_result(
@@ -390,10 +448,12 @@ class MqttConnection:
 
     def _on_message(self, _c: Any, _u: Any, msg: paho.MQTTMessage) -> None:
         message = Message(msg.topic, bytes(msg.payload), msg.qos, bool(msg.retain))
-        for topic_filter, subs in list(self._subscriptions.items()):
+        receivers = list(self._receivers.get(msg.topic, ()))
+        for topic_filter in self._wildcards:
             if paho.topic_matches_sub(topic_filter, msg.topic):
-                for sub in subs:
-                    sub._put(message)  # noqa: SLF001
+                receivers.extend(r for r in self._receivers[topic_filter] if r not in receivers)
+        for receiver in receivers:
+            receiver._put(message)  # noqa: SLF001
 
     def _on_publish(self, _c: Any, _u: Any, mid: int, _reason: Any, _p: Any) -> None:
         done = self._deliveries.pop(mid, None)

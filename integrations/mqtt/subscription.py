@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Protocol
 
 from .model import Message
 
-__all__ = ["Subscription"]
+__all__ = ["Listener", "Receiver", "Subscription"]
 
 _LOGGER = logging.getLogger(__name__)
 _DROP_LOG_INTERVAL = 60.0  # seconds between "queue full" warnings per subscription
@@ -86,3 +87,69 @@ class Subscription:
                 )
                 self._last_drop_log = now
         self._queue.put_nowait(message)
+
+
+class Receiver(Protocol):
+    """What the connection hands messages to (a Subscription or a Listener)."""
+
+    qos: int
+
+    def _put(self, message: Message) -> None: ...
+
+    def _end(self) -> None: ...
+
+
+class Listener:
+    """A callback for messages on many topic filters; filters can be added and removed.
+
+    Made by ``MqttConnection.listen``. The callback runs on the loop; an exception in it is
+    logged (rate-limited) and never reaches the connection.
+    """
+
+    def __init__(
+        self,
+        qos: int,
+        callback: Callable[[Message], None],
+        add: Callable[[Listener, Sequence[str], int, float], Awaitable[None]],
+        remove: Callable[[Listener, Sequence[str]], None],
+    ) -> None:
+        self.qos = qos
+        self._callback = callback
+        self._add, self._remove = add, remove
+        self.filters: set[str] = set()
+        self._closed = False
+        self._last_error_log = -_DROP_LOG_INTERVAL
+
+    async def add(self, topic_filters: Sequence[str], *, timeout: float = 5.0) -> None:
+        """Also receive these filters (waits for the SUBACK when connected)."""
+        fresh = [f for f in topic_filters if f not in self.filters]
+        if fresh and not self._closed:
+            self.filters.update(fresh)
+            await self._add(self, fresh, self.qos, timeout)
+
+    def remove(self, topic_filters: Sequence[str]) -> None:
+        """Stop receiving these filters."""
+        gone = [f for f in topic_filters if f in self.filters]
+        self.filters.difference_update(gone)
+        if gone:
+            self._remove(self, gone)
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self._remove(self, list(self.filters))
+            self.filters.clear()
+
+    def _end(self) -> None:
+        self._closed = True
+
+    def _put(self, message: Message) -> None:
+        if self._closed:
+            return
+        try:
+            self._callback(message)
+        except Exception:  # noqa: BLE001 - a bad handler must not break the connection
+            now = time.monotonic()
+            if now - self._last_error_log >= _DROP_LOG_INTERVAL:
+                _LOGGER.exception("MQTT message handler failed on %s", message.topic)
+                self._last_error_log = now

@@ -407,9 +407,9 @@ def test_a_device_needs_exactly_one_transport() -> None:
         miio: {{host: lamp, token: '{TOKEN}', port: 0}}
     """
     assert problems_of(text) == [
-        "c.yaml:2:5: devices[0]: a device needs exactly one of: miio, virtual",
-        "c.yaml:3:5: devices[1]: a device needs exactly one of: miio, virtual",
-        "c.yaml:6:5: devices[2]: a device needs exactly one of: miio, virtual",
+        "c.yaml:2:5: devices[0]: a device needs exactly one of: miio, virtual, mqtt",
+        "c.yaml:3:5: devices[1]: a device needs exactly one of: miio, virtual, mqtt",
+        "c.yaml:6:5: devices[2]: a device needs exactly one of: miio, virtual, mqtt",
         "c.yaml:8:73: devices[2].miio.port: must be at least 1",
     ]
     with pytest.raises(ValueError, match="exactly one of"):
