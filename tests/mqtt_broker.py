@@ -15,12 +15,21 @@ import signal
 import socket
 import subprocess
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
-__all__ = ["MosquittoBroker", "find_mosquitto", "free_port", "mqtt", "mqtt_broker"]
+__all__ = [
+    "MosquittoBroker",
+    "find_mosquitto",
+    "free_port",
+    "mqtt",
+    "mqtt_broker",
+    "password",
+    "tag",
+]
 
 ASSISTANT_TOPICS = (
     "mimo-assistant/#",
@@ -272,3 +281,17 @@ def mqtt(mqtt_broker: MosquittoBroker) -> MosquittoBroker:
     """The session broker, guaranteed running at the start of the test."""
     mqtt_broker.start()
     return mqtt_broker
+
+
+@pytest.fixture
+def tag() -> str:
+    """A fresh topic namespace, so tests on the session broker never see each other's
+    retained messages."""
+    return "t" + uuid.uuid4().hex[:8]
+
+
+@pytest.fixture
+def password(mqtt: MosquittoBroker, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The assistant user's password, as ``!env MQTT_PASSWORD`` in test configs."""
+    monkeypatch.setenv("MQTT_PASSWORD", mqtt.assistant_password)
+    return mqtt.assistant_password

@@ -4,9 +4,6 @@ text turn, confirmed by the device's own state report."""
 from __future__ import annotations
 
 import json
-import uuid
-
-import pytest
 
 from assistant.runtime import Home
 
@@ -36,17 +33,6 @@ def mqtt_config(broker, tag: str, **extra: object) -> str:
     ]
     lines += [f"  {key}: {json.dumps(value)}" for key, value in extra.items()]
     return "\n".join(lines) + "\n"
-
-
-@pytest.fixture
-def tag() -> str:
-    return "t" + uuid.uuid4().hex[:8]
-
-
-@pytest.fixture
-def password(mqtt, monkeypatch) -> str:
-    monkeypatch.setenv("MQTT_PASSWORD", mqtt.assistant_password)
-    return mqtt.assistant_password
 
 
 async def say(home: Home, text: str, area: str | None = None):
