@@ -188,9 +188,7 @@ def _quoted_id(value: object) -> object:
     return value
 
 
-MqttKind = Literal[
-    "light", "switch", "fan", "cover", "climate", "lock", "sensor", "binary_sensor"
-]
+MqttKind = Literal["light", "switch", "fan", "cover", "climate", "lock", "sensor", "binary_sensor"]
 
 
 class MqttDeviceSettings(_Section):

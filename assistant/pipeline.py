@@ -1,25 +1,93 @@
-"""The text pipeline: understand -> act -> reply, as one Turn."""
+"""The text pipeline: understand -> (resolve "it") -> safety + act -> reply, as one Turn.
+
+Safety (``assistant.act.safety``) sits between recognition and the devices: handlers plan
+commands, ``ctx.safety`` decides on them, the dispatcher runs what it allows. A PIN said
+with a command is taken out of the intent here, before anything is logged or published.
+Intents from another recognizer (the LLM) take the same path through ``act_on``.
+
+The conversation is a short per-site history of what each turn acted on, so "turn it off"
+after "turn on the fan" finds the fan; ``Pipeline.history(site)`` hands it to a recognizer.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
+import time
+from collections import deque
 from collections.abc import Callable
 
 from assistant.act.dispatch import Dispatcher
 from assistant.act.registry import Registry
-from assistant.messages import CommandResult, Intent, Reply, TurnEventType
+from assistant.act.safety import Pending, Request, Safety, redact_pin
+from assistant.act.targets import resolve_targets
+from assistant.config import SafetySettings
+from assistant.messages import CommandResult, Intent, IntentSource, Reply, TurnEventType
 from assistant.speak.responses import Responses
 from assistant.turn import EventCallback, Turn, TurnResult
 from assistant.understand.grammar import GrammarRecognizer, NoMatch
-from intents.handlers import HANDLERS, HandlerContext, Outcome
+from intents.handlers import CONFIRM_INTENTS, HANDLERS, HandlerContext, Outcome
+from intents.handlers.common import DEVICE_IDS, REFER
 
-__all__ = ["Pipeline"]
+__all__ = ["Pipeline", "Conversation", "Exchange"]
 
 _LOGGER = logging.getLogger(__name__)
 
 UNDERSTAND_TIMEOUT = 10.0
 """Seconds the grammar may take before the turn gives up."""
+PIN_SLOT = "pin"
+"""The slot of the PIN said with "unlock the front door 1234" (intents/sentences/en/locks)."""
+_LEVEL_INTENTS = {
+    "light": ("HassLightSet", "brightness"),
+    "cover": ("HassSetPosition", "position"),
+    "fan": ("HassFanSetSpeed", "percentage"),
+}
+""""set it to 50%": the intent and slot for the referred devices' domain."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Exchange:
+    """One past turn of a site, as the conversation remembers it."""
+
+    at: float
+    """``time.monotonic()`` seconds when the turn ended."""
+    text: str
+    """What was said (a PIN masked)."""
+    intent: str
+    device_ids: tuple[str, ...]
+    """The devices the turn acted on or asked about."""
+    reply: str
+
+
+class Conversation:
+    """The last few turns per site that were about devices; older ones expire."""
+
+    def __init__(
+        self,
+        *,
+        turns: int = 5,
+        seconds: float = 300.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._turns = turns
+        self._seconds = seconds
+        self._clock = clock
+        self._sites: dict[str, deque[Exchange]] = {}
+
+    def remember(self, site: str, text: str, intent: str, ids: tuple[str, ...], reply: str) -> None:
+        exchanges = self._sites.setdefault(site, deque(maxlen=self._turns))
+        exchanges.append(Exchange(self._clock(), text, intent, ids, reply))
+
+    def recent(self, site: str) -> list[Exchange]:
+        """``site``'s exchanges of the last ``seconds``, oldest first."""
+        now = self._clock()
+        return [e for e in self._sites.get(site, ()) if now - e.at <= self._seconds]
+
+    def last_targets(self, site: str) -> tuple[str, ...]:
+        """The devices of ``site``'s latest exchange: what "it" / "them" means."""
+        recent = self.recent(site)
+        return recent[-1].device_ids if recent else ()
 
 
 class Pipeline:
@@ -32,14 +100,25 @@ class Pipeline:
         *,
         language: str = "en",
         callback: EventCallback | None = None,
+        safety: Safety | None = None,
+        conversation: Conversation | None = None,
     ) -> None:
+        """``safety``: built from ``settings.safety`` (default: the safe defaults)."""
         self.registry = registry
         self._dispatcher = dispatcher
         self._recognizer = GrammarRecognizer(registry, language=language)
         self._responses = Responses(language)
         self._callback = callback
+        self.safety = safety if safety is not None else Safety(SafetySettings(), registry)
+        self.conversation = conversation if conversation is not None else Conversation()
         self.result_listeners: list[Callable[[TurnResult], None]] = []
         """Called with every finished turn (the MQTT turn topic, ...); must not block."""
+
+    def history(self, site: str) -> list[Exchange]:
+        """``site``'s recent turns about devices, oldest first: what was said (PINs masked),
+        the intent, the device ids, the reply. For a recognizer that resolves "it" itself
+        (the LLM's context); grammar turns are resolved here."""
+        return self.conversation.recent(site)
 
     def warm_up(self) -> None:
         """Compile the grammar once so the first turn is fast (blocking: use a thread)."""
@@ -68,25 +147,49 @@ class Pipeline:
     ) -> TurnResult:
         """Understand ``text``, act, reply; ``turn`` continues a turn begun with new_turn."""
         if turn is None:
-            turn = self.new_turn(text, area_id=area_id, site=site)
-        turn.text = text
+            turn = self.new_turn(redact_pin(text), area_id=area_id, site=site)
+        turn.text = redact_pin(text)
         intent: Intent | None = None
         results: tuple[CommandResult, ...] = ()
         reply = Reply(self._responses.render("errors", "internal"), ok=False)
+        pending: Pending | None = None
         try:
             recognized = await self._understand(turn, text, area_id)
-            if isinstance(recognized, NoMatch):
-                reply = self._explain(recognized)
+            pending = self.safety.take_pending(turn.site, turn.id)
+            if isinstance(recognized, NoMatch):  # with a PIN in it, name no unknown words
+                reply = self._explain(recognized if turn.text == text else NoMatch(turn.text))
             else:
-                intent = recognized
-                outcome = await self._act(turn, intent, area_id)
-                results, reply = outcome.results, outcome.reply
+                intent, pin = self._take_pin(turn, recognized)
+                resolved = self._resolve(intent, turn.site)
+                if isinstance(resolved, Reply):
+                    reply = resolved
+                else:
+                    intent = resolved
+                    outcome = await self._act(turn, intent, area_id, pin, pending)
+                    results, reply = outcome.results, outcome.reply
+                    self._remember(turn, intent, outcome, area_id)
         except Exception as err:  # every failure still ends in a spoken reply
             _LOGGER.exception("[%s] turn failed", turn.id)
             turn.emit(TurnEventType.ERROR, error=type(err).__name__)
         finally:
+            if pending is not None and (intent is None or intent.name not in CONFIRM_INTENTS):
+                self.safety.cancel(pending, turn.id, "superseded")
             result = self.end_turn(turn, reply, intent, results)
         return result
+
+    async def act_on(
+        self, turn: Turn, intent: Intent, *, area_id: str | None = None
+    ) -> tuple[Intent, Outcome]:
+        """Run an intent another recognizer made (the LLM's tool call) within ``turn``:
+        the same safety (``intent.source`` decides), handlers and history as a grammar turn.
+        Returns the intent as run (a ``pin`` slot removed: pass that one to ``end_turn``).
+
+        Call it once per intent; the per-turn cap counts across the calls. It never answers a
+        pending question ("yes" counts only from the grammar) and never takes a PIN."""
+        intent, _ = self._take_pin(turn, intent)
+        outcome = await self._act(turn, intent, area_id, None, None)
+        self._remember(turn, intent, outcome, area_id)
+        return intent, outcome
 
     def end_turn(
         self,
@@ -96,6 +199,7 @@ class Pipeline:
         results: tuple[CommandResult, ...] = (),
     ) -> TurnResult:
         """Emit the reply and the end of ``turn``; log one line for it."""
+        self.safety.end_turn(turn.id)
         turn.emit(TurnEventType.REPLY, text=reply.text, ok=reply.ok)
         result = turn.finish(intent, results, reply)
         turn.emit(TurnEventType.TURN_END, timings_ms=result.timings_ms)
@@ -124,22 +228,79 @@ class Pipeline:
                 asyncio.to_thread(self._recognizer.recognize, text, area_id=area_id),
                 UNDERSTAND_TIMEOUT,
             )
-        if isinstance(recognized, Intent):
-            turn.emit(
-                TurnEventType.INTENT,
-                "understand",
-                name=recognized.name,
-                slots=dict(recognized.slots),
-                source=str(recognized.source),
-            )
         return recognized
 
-    async def _act(self, turn: Turn, intent: Intent, area_id: str | None) -> Outcome:
+    def _take_pin(self, turn: Turn, recognized: Intent) -> tuple[Intent, str | None]:
+        """The intent without its PIN (masked in its text), and the PIN the grammar heard."""
+        slots = dict(recognized.slots)
+        spoken = slots.pop(PIN_SLOT, None)
+        intent = dataclasses.replace(
+            recognized,
+            slots=slots,
+            text=redact_pin(recognized.text),
+            slot_texts={k: v for k, v in recognized.slot_texts.items() if k != PIN_SLOT},
+        )
+        turn.emit(
+            TurnEventType.INTENT,
+            "understand",
+            name=intent.name,
+            slots=dict(intent.slots),
+            source=str(intent.source),
+        )
+        grammar = recognized.source is IntentSource.GRAMMAR
+        return intent, str(spoken) if spoken is not None and grammar else None
+
+    def _resolve(self, intent: Intent, site: str) -> Intent | Reply:
+        """ "it" / "them": the devices of the site's last turn in place of ``refer``."""
+        if REFER not in intent.slots:
+            return intent
+        ids = tuple(i for i in self.conversation.last_targets(site) if self._known(i))
+        if not ids:
+            return Reply(self._responses.render("safety", "which_device"), ok=False)
+        slots = {k: v for k, v in intent.slots.items() if k != REFER}
+        slots[DEVICE_IDS] = ids
+        name = intent.name
+        if name == "MimoSetLevel":
+            domains = {self.registry.device(i).domain for i in ids} & _LEVEL_INTENTS.keys()
+            if len(domains) != 1:
+                return Reply(self._responses.render("errors", "unsupported_all"), ok=False)
+            domain = domains.pop()
+            name, slot = _LEVEL_INTENTS[domain]
+            slots.update({slot: slots.pop("level"), "domain": domain})
+        return dataclasses.replace(intent, name=name, slots=slots)
+
+    def _known(self, device_id: str) -> bool:
+        try:
+            self.registry.device(device_id)
+        except KeyError:
+            return False
+        return True
+
+    async def _act(
+        self,
+        turn: Turn,
+        intent: Intent,
+        area_id: str | None,
+        pin: str | None,
+        pending: Pending | None,
+    ) -> Outcome:
         with turn.stage("act"):
             handler = HANDLERS.get(intent.name)
             if handler is None:
                 return Outcome(Reply(self._responses.render("errors", "not_handled"), ok=False))
-            ctx = HandlerContext(self.registry, self._dispatcher, self._responses, area_id, turn.id)
+            ids = intent.slots.get(DEVICE_IDS, ())
+            named = "name" in intent.slots or len(ids) == 1
+            request = Request(turn.id, turn.site, intent.source, named, pin)
+            ctx = HandlerContext(
+                self.registry,
+                self._dispatcher,
+                self._responses,
+                area_id,
+                turn.id,
+                self.safety,
+                request,
+                pending,
+            )
             outcome = await handler(ctx, intent)
         for result in outcome.results:
             turn.emit(
@@ -150,6 +311,21 @@ class Pipeline:
                 error=result.error,
             )
         return outcome
+
+    def _remember(self, turn: Turn, intent: Intent, outcome: Outcome, area_id: str | None) -> None:
+        """Keep what the turn was about, for "it" next turn."""
+        ids = outcome.targets or tuple(r.device_id for r in outcome.results)
+        if (
+            not ids
+            and intent.name not in CONFIRM_INTENTS
+            and {"name", "area"} & intent.slots.keys()
+        ):
+            found = resolve_targets(
+                self.registry, intent.slots, intent.slot_texts, speaker_area=area_id
+            )  # a question: "is the fan on?" -> "turn it off"
+            ids = tuple(d.id for d in found.devices)
+        if ids:
+            self.conversation.remember(turn.site, turn.text, intent.name, ids, outcome.reply.text)
 
     def _explain(self, no_match: NoMatch) -> Reply:
         unknown = no_match.unknown

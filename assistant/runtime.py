@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from assistant.act.dispatch import Dispatcher
 from assistant.act.registry import Area, Device, Registry, slugify
+from assistant.act.safety import Safety
 from assistant.config import DeviceSettings, Settings, resolve_control_socket, resolve_state_dir
 from assistant.control import ControlServer, daemon_alive
 from assistant.errors import AssistantError, ControlError
@@ -141,7 +142,12 @@ class Home:
             )
         dispatcher = Dispatcher(self.registry, self._drivers)
         self.pipeline = await asyncio.to_thread(
-            Pipeline, self.registry, dispatcher, language=s.language, callback=self._callback
+            Pipeline,
+            self.registry,
+            dispatcher,
+            language=s.language,
+            callback=self._callback,
+            safety=Safety(s.safety, self.registry),
         )
         await asyncio.to_thread(self.pipeline.warm_up)
         if self._want_voice:

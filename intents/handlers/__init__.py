@@ -8,13 +8,14 @@ from assistant.messages import Intent
 
 from .climate import climate_get_temperature, climate_set_temperature
 from .common import HandlerContext, Outcome
+from .confirm import CONFIRM_INTENTS, cancel, confirm
 from .covers_fans import fan_set_speed, set_position
 from .lights import light_set
 from .onoff import turn_off, turn_on
 from .state import get_state
 from .vacuum import vacuum_return, vacuum_start
 
-__all__ = ["HANDLERS", "Handler", "HandlerContext", "Outcome"]
+__all__ = ["HANDLERS", "Handler", "HandlerContext", "Outcome", "CONFIRM_INTENTS"]
 
 Handler = Callable[[HandlerContext, Intent], Awaitable[Outcome]]
 
@@ -29,4 +30,7 @@ HANDLERS: dict[str, Handler] = {
     "HassClimateGetTemperature": climate_get_temperature,
     "HassVacuumStart": vacuum_start,
     "HassVacuumReturnToBase": vacuum_return,
+    "MimoConfirm": confirm,
+    "MimoCancel": cancel,
+    "HassNevermind": cancel,
 }

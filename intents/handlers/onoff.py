@@ -1,4 +1,9 @@
-"""HassTurnOn / HassTurnOff: lights, switches, fans, purifiers, climate; covers open/close."""
+"""HassTurnOn / HassTurnOff: lights, switches, fans, purifiers, climate; covers open/close;
+locks lock/unlock (Home Assistant's "lock the front door" is HassTurnOn, "unlock" TurnOff).
+
+Unlocking goes through the same ``act`` as everything else, so safety decides on it (PIN,
+never in bulk): this module only plans the command.
+"""
 
 from __future__ import annotations
 
@@ -18,6 +23,10 @@ def _plan(on: bool) -> Plan:
             if Trait.POSITION in device.traits:
                 return [DeviceCommand(device.id, Trait.POSITION, 100 if on else 0)]
             return None
+        if device.kind is DeviceKind.LOCK:
+            if Trait.LOCKED in device.traits:
+                return [DeviceCommand(device.id, Trait.LOCKED, on)]
+            return None
         if device.kind is DeviceKind.VACUUM and Trait.VACUUM in device.traits:
             return [DeviceCommand(device.id, Trait.VACUUM, "start" if on else "dock")]
         if Trait.ON_OFF in device.traits:
@@ -27,14 +36,20 @@ def _plan(on: bool) -> Plan:
     return plan
 
 
+def _group(intent: Intent, kinds: set[DeviceKind], on: bool) -> str:
+    """The reply templates: "Opened ...", "Locked ...", else "Turned on ..."."""
+    if kinds == {DeviceKind.COVER}:
+        return "CoverOpen" if on else "CoverClose"
+    if kinds == {DeviceKind.LOCK}:
+        return "LockLock" if on else "LockUnlock"
+    return intent.name
+
+
 async def _turn(ctx: HandlerContext, intent: Intent, on: bool) -> Outcome:
     targets = find_targets(ctx, intent)
     if isinstance(targets, Outcome):
         return targets
-    if all(d.kind is DeviceKind.COVER for d in targets.devices):
-        group = "CoverOpen" if on else "CoverClose"
-    else:
-        group = intent.name
+    group = _group(intent, {d.kind for d in targets.devices}, on)
     return await act(ctx, group, targets, _plan(on))
 
 
