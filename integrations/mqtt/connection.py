@@ -38,7 +38,7 @@ from .errors import (
     describe_connect_failure,
 )
 from .model import Delivery, Message, TlsSettings, ssl_context
-from .subscription import Listener, Receiver, Subscription
+from .subscription import Listener, Receiver, Router, Subscription
 
 __all__ = ["Delivery", "Listener", "MqttConnection", "TlsSettings"]
 
@@ -81,10 +81,7 @@ class MqttConnection:
         self._client: paho.Client | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._tasks: list[asyncio.Task[None]] = []
-        self._receivers: dict[str, list[Receiver]] = {}
-        """Topic filter -> who gets its messages."""
-        self._wildcards: set[str] = set()
-        """The filters with ``+`` or ``#``; every other filter is looked up by exact topic."""
+        self._router = Router()
         self._suback: dict[int, asyncio.Future[None]] = {}
         self._deliveries: dict[int, asyncio.Future[None]] = {}
         self._early_acks: set[int] = set()  # acked inside client.publish(), before _track
@@ -143,7 +140,7 @@ class MqttConnection:
         if sock is not None:  # disconnect() only queues DISCONNECT; close the socket now
             client.loop_write()
             client._sock_close()  # noqa: SLF001 - paho has no public "close socket now"
-        for receiver in {id(r): r for rs in self._receivers.values() for r in rs}.values():
+        for receiver in self._router.receivers():
             receiver._end()  # noqa: SLF001
         self._connected.clear()
 
@@ -226,16 +223,7 @@ class MqttConnection:
     async def _add_filters(
         self, receiver: Receiver, topic_filters: Sequence[str], qos: int, timeout: float
     ) -> None:
-        new = []
-        for topic_filter in dict.fromkeys(topic_filters):
-            receivers = self._receivers.setdefault(topic_filter, [])
-            if receiver in receivers:
-                continue
-            if not receivers or qos > max(r.qos for r in receivers):
-                new.append((topic_filter, max([qos, *(r.qos for r in receivers)])))
-            receivers.append(receiver)
-            if "+" in topic_filter or "#" in topic_filter:
-                self._wildcards.add(topic_filter)
+        new = self._router.add(receiver, topic_filters, qos)
         client = self._client
         if not new or client is None or not self.connected:
             return  # the next connect subscribes to everything registered
@@ -254,14 +242,7 @@ class MqttConnection:
                 )
 
     def _remove_filters(self, receiver: Receiver, topic_filters: Sequence[str]) -> None:
-        gone = []
-        for topic_filter in topic_filters:
-            receivers = self._receivers.get(topic_filter, [])
-            if receiver in receivers:
-                receivers.remove(receiver)
-            if not receivers and self._receivers.pop(topic_filter, None) is not None:
-                self._wildcards.discard(topic_filter)
-                gone.append(topic_filter)
+        gone = self._router.remove(receiver, topic_filters)
         if gone and self._client is not None and self.connected and not self._closing:
             self._client.unsubscribe(gone)
 
@@ -412,8 +393,9 @@ class MqttConnection:
                 connack.set_result(MqttConnectError(self.broker, words, code=code))
             return
         self._publish_tracked(self.status_topic, "online", 1, True)
-        if self._receivers:
-            client.subscribe([(f, max(r.qos for r in rs)) for f, rs in self._receivers.items()])
+        wanted = self._router.filters()
+        if wanted:
+            client.subscribe(wanted)
         self._connected.set()
         if connack is not None and not connack.done():
             connack.set_result(None)
@@ -448,11 +430,7 @@ class MqttConnection:
 
     def _on_message(self, _c: Any, _u: Any, msg: paho.MQTTMessage) -> None:
         message = Message(msg.topic, bytes(msg.payload), msg.qos, bool(msg.retain))
-        receivers = list(self._receivers.get(msg.topic, ()))
-        for topic_filter in self._wildcards:
-            if paho.topic_matches_sub(topic_filter, msg.topic):
-                receivers.extend(r for r in self._receivers[topic_filter] if r not in receivers)
-        for receiver in receivers:
+        for receiver in self._router.route(msg.topic):
             receiver._put(message)  # noqa: SLF001
 
     def _on_publish(self, _c: Any, _u: Any, mid: int, _reason: Any, _p: Any) -> None:

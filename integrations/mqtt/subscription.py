@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Protocol
+
+import paho.mqtt.client as paho
 
 from .model import Message
 
-__all__ = ["Listener", "Receiver", "Subscription"]
+__all__ = ["Listener", "Receiver", "Router", "Subscription"]
 
 _LOGGER = logging.getLogger(__name__)
 _DROP_LOG_INTERVAL = 60.0  # seconds between "queue full" warnings per subscription
@@ -153,3 +155,58 @@ class Listener:
             if now - self._last_error_log >= _DROP_LOG_INTERVAL:
                 _LOGGER.exception("MQTT message handler failed on %s", message.topic)
                 self._last_error_log = now
+
+
+class Router:
+    """Topic filter -> receivers; which receivers a topic reaches.
+
+    Filters without ``+``/``#`` are found by a dict lookup on the topic, so thousands of
+    state topics cost no more per message than a few; only wildcard filters are matched.
+    """
+
+    def __init__(self) -> None:
+        self._receivers: dict[str, list[Receiver]] = {}
+        self._wildcards: set[str] = set()
+
+    def add(
+        self, receiver: Receiver, topic_filters: Iterable[str], qos: int
+    ) -> list[tuple[str, int]]:
+        """Register; returns the (filter, qos) pairs the broker must be (re)subscribed to."""
+        new = []
+        for topic_filter in dict.fromkeys(topic_filters):
+            receivers = self._receivers.setdefault(topic_filter, [])
+            if receiver in receivers:
+                continue
+            if not receivers or qos > max(r.qos for r in receivers):
+                new.append((topic_filter, max([qos, *(r.qos for r in receivers)])))
+            receivers.append(receiver)
+            if "+" in topic_filter or "#" in topic_filter:
+                self._wildcards.add(topic_filter)
+        return new
+
+    def remove(self, receiver: Receiver, topic_filters: Iterable[str]) -> list[str]:
+        """Deregister; returns the filters nobody wants any more (to unsubscribe)."""
+        gone = []
+        for topic_filter in topic_filters:
+            receivers = self._receivers.get(topic_filter, [])
+            if receiver in receivers:
+                receivers.remove(receiver)
+            if not receivers and self._receivers.pop(topic_filter, None) is not None:
+                self._wildcards.discard(topic_filter)
+                gone.append(topic_filter)
+        return gone
+
+    def route(self, topic: str) -> list[Receiver]:
+        """Every receiver of a message on ``topic``, each once."""
+        found = list(self._receivers.get(topic, ()))
+        for topic_filter in self._wildcards:
+            if paho.topic_matches_sub(topic_filter, topic):
+                found.extend(r for r in self._receivers[topic_filter] if r not in found)
+        return found
+
+    def filters(self) -> list[tuple[str, int]]:
+        """(filter, qos) for everything registered: the subscription after a connect."""
+        return [(f, max(r.qos for r in rs)) for f, rs in self._receivers.items()]
+
+    def receivers(self) -> list[Receiver]:
+        return list({id(r): r for rs in self._receivers.values() for r in rs}.values())
