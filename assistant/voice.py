@@ -15,6 +15,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
+from assistant.act.safety import redact_pin
 from assistant.audio import Resampler, convert
 from assistant.config import VoiceSettings
 from assistant.listen.base import HubInfo
@@ -127,11 +128,11 @@ class VoiceAssistant:
         if heard is None or not heard.text:
             result = self._pipeline.end_turn(turn, self._pipeline.reply("not_heard"))
         elif heard.confidence < self._settings.stt.min_confidence:
-            turn.text = heard.text
+            turn.text = redact_pin(heard.text)
             _LOGGER.info(
                 "[%s] %r heard with confidence %.2f: asking again",
                 turn.id,
-                heard.text,
+                turn.text,
                 heard.confidence,
             )
             result = self._pipeline.end_turn(turn, self._pipeline.reply("not_sure"))
@@ -139,7 +140,7 @@ class VoiceAssistant:
             text = await self._best_reading(heard, area, turn)
             result = await self._pipeline.run_text(text, area_id=area, turn=turn)
         return VoiceTurn(
-            heard.text if heard else "",
+            redact_pin(heard.text) if heard else "",
             result.reply.text,
             result,
             heard,
@@ -159,7 +160,10 @@ class VoiceAssistant:
         for alternative in heard.alternatives:
             if await self._pipeline.understands(alternative, area_id=area):
                 _LOGGER.info(
-                    "[%s] heard %r, acting on the reading %r", turn.id, heard.text, alternative
+                    "[%s] heard %r, acting on the reading %r",
+                    turn.id,
+                    redact_pin(heard.text),
+                    redact_pin(alternative),
                 )
                 return alternative
         return heard.text
@@ -220,7 +224,7 @@ class VoiceAssistant:
         turn.emit(
             TurnEventType.STAGE_END,
             "transcribe",
-            text=transcript.text,
+            text=redact_pin(transcript.text),
             confidence=transcript.confidence,
             end=why,
             speculative=speculative,
