@@ -57,7 +57,7 @@ class MqttCatalog:
             self.forget(entity.device_id)
             return False
         name = entry.name if entry is not None and entry.name else entity.name
-        known = entity.device_id in {d.id for d in self._registry.devices()}
+        known = entity.device_id in self._registry
         self._registry.add_device(
             Device(
                 id=entity.device_id,
@@ -77,7 +77,7 @@ class MqttCatalog:
         return True
 
     def forget(self, device_id: str) -> None:
-        if device_id in {d.id for d in self._registry.devices()}:
+        if device_id in self._registry:
             _LOGGER.info("MQTT device %s removed", self._registry.device(device_id).name)
             self._registry.remove_device(device_id)
 

@@ -137,6 +137,9 @@ class Registry:
     def devices(self) -> list[Device]:
         return list(self._devices.values())
 
+    def __contains__(self, device_id: object) -> bool:
+        return device_id in self._devices
+
     def device(self, device_id: str) -> Device:
         return self._devices[device_id]
 

@@ -41,6 +41,10 @@ if TYPE_CHECKING:
 __all__ = ["Catalog", "MqttDriver", "Source", "Unavailable", "Unconfirmed"]
 
 _LOGGER = logging.getLogger(__name__)
+_INLINE_PAYLOAD = 64 * 1024
+"""Bytes; a larger discovery payload is parsed in a worker thread."""
+_BATCH = 100
+"""Entities adopted between two yields to the event loop."""
 
 
 class Unavailable(Unreachable):
@@ -111,6 +115,11 @@ class MqttDriver:
         self._state_routes: dict[str, list[str]] = {}
         """State topic -> device ids."""
         self._avail_routes: dict[str, list[str]] = {}
+        self._topics_of: dict[str, tuple[str, ...]] = {}
+        """Device id -> its state and availability topics (to unroute without a scan)."""
+        self._inbox: asyncio.Queue[Message] = asyncio.Queue()
+        """Discovery messages, handled in order by one worker task."""
+        self._working = False
         self._claimed: set[str] = set()
         """Keys (``z2m:<ieee>``, ...) of devices a native source already provides."""
         self._discovery: Listener | None = None
@@ -130,7 +139,8 @@ class MqttDriver:
             self._adopt(entity)
         await self._flush()
         topics = [t for source in self._sources for t in source.topics]
-        self._discovery = await self._mqtt.listen(topics, self._on_discovery)
+        self._schedule(self._discover())
+        self._discovery = await self._mqtt.listen(topics, self._inbox.put_nowait)
 
     async def stop(self) -> None:
         for listener in (self._discovery, self._states):
@@ -179,37 +189,61 @@ class MqttDriver:
             if now >= deadline:
                 return False
             idle = now - self._last_message
-            if idle >= quiet and not self._pending:
+            busy = self._working or not self._inbox.empty()
+            if idle >= quiet and not busy and not self._flushing():
                 return True
             await asyncio.sleep(min(quiet - idle if idle < quiet else 0.02, deadline - now))
 
     # -- discovery -------------------------------------------------------------------------
 
-    def _on_discovery(self, message: Message) -> None:
-        self._last_message = time.monotonic()
+    async def _discover(self) -> None:
+        """The discovery worker: one message at a time, in arrival order. A large payload
+        (a Zigbee2MQTT device list) is parsed in a thread; many entities are adopted in
+        batches, so a 1000-device list never holds the loop for long."""
+        while True:
+            message = await self._inbox.get()
+            self._working = True
+            try:
+                self._last_message = time.monotonic()
+                update = await self._handle(message)
+                if update is not None:
+                    await self._apply(update)
+                    await self._flush()
+            except Exception:  # noqa: BLE001 - the worker must outlive any one message
+                _LOGGER.exception("MQTT discovery message on %s failed", message.topic)
+            finally:
+                self._working = False
+
+    async def _handle(self, message: Message) -> SourceUpdate | None:
         for source in self._sources:
             if any(paho.topic_matches_sub(f, message.topic) for f in source.topics):
                 try:
-                    update = source.handle(message.topic, message.payload)
+                    if len(message.payload) > _INLINE_PAYLOAD:
+                        update = await asyncio.to_thread(
+                            source.handle, message.topic, message.payload
+                        )
+                    else:
+                        update = source.handle(message.topic, message.payload)
                 except PayloadError as err:
                     self._complaints.add(message.topic, str(err))
-                    return
+                    return None
                 for problem in getattr(source, "last_problems", ()) or ():
                     self._complaints.add(message.topic, problem)
-                self._apply(update)
-                return
+                return update
+        return None
 
-    def _apply(self, update: SourceUpdate) -> None:
+    async def _apply(self, update: SourceUpdate) -> None:
         for unique_id in update.removed:
             self._drop(f"mqtt:{unique_id}")
-        for entity in update.added:
+        for index, entity in enumerate(update.added):
+            if index and index % _BATCH == 0:
+                await asyncio.sleep(0)  # let turns and state messages through
             if entity.source != "hass":
                 self._claimed.update(k for k in entity.keys if ":" in k)
             elif self._claimed.intersection(entity.keys):
                 _LOGGER.debug("%s: already provided by its native source", entity.name)
                 continue
             self._adopt(entity)
-        self._schedule(self._flush())
 
     def _adopt(self, entity: Entity) -> None:
         device_id = entity.device_id
@@ -227,6 +261,7 @@ class MqttDriver:
             self._state_routes.setdefault(topic, []).append(device_id)
         for avail in entity.availability:
             self._avail_routes.setdefault(avail.topic, []).append(device_id)
+        self._topics_of[device_id] = (*entity.state, *(a.topic for a in entity.availability))
         self._publish_availability(device_id)
 
     def _drop(self, device_id: str) -> None:
@@ -235,11 +270,20 @@ class MqttDriver:
             self._catalog.forget(device_id)
 
     def _unroute(self, device_id: str) -> None:
-        for routes in (self._state_routes, self._avail_routes):
-            for topic in [t for t, ids in routes.items() if device_id in ids]:
-                routes[topic].remove(device_id)
-                if not routes[topic]:
-                    del routes[topic]
+        for topic in self._topics_of.pop(device_id, ()):
+            for routes in (self._state_routes, self._avail_routes):
+                ids = routes.get(topic)
+                if ids is not None and device_id in ids:
+                    ids.remove(device_id)
+                    if not ids:
+                        del routes[topic]
+
+    def _flushing(self) -> bool:
+        """Whether subscriptions still lag behind the routes."""
+        if self._states is None:
+            return False
+        wanted = self._state_routes.keys() | self._avail_routes.keys()
+        return wanted != self._states.filters
 
     async def _flush(self) -> None:
         """Make the state listener's filters match the routes (subscribe/unsubscribe)."""

@@ -164,15 +164,20 @@ class Router:
     state topics cost no more per message than a few; only wildcard filters are matched.
     """
 
+    _CACHE_SIZE = 10_000  # topics whose receivers are remembered (cleared when full)
+
     def __init__(self) -> None:
         self._receivers: dict[str, list[Receiver]] = {}
         self._wildcards: set[str] = set()
+        self._cache: dict[str, list[Receiver]] = {}
+        """Topic -> its receivers, valid until the next add/remove."""
 
     def add(
         self, receiver: Receiver, topic_filters: Iterable[str], qos: int
     ) -> list[tuple[str, int]]:
         """Register; returns the (filter, qos) pairs the broker must be (re)subscribed to."""
         new = []
+        self._cache.clear()
         for topic_filter in dict.fromkeys(topic_filters):
             receivers = self._receivers.setdefault(topic_filter, [])
             if receiver in receivers:
@@ -187,6 +192,7 @@ class Router:
     def remove(self, receiver: Receiver, topic_filters: Iterable[str]) -> list[str]:
         """Deregister; returns the filters nobody wants any more (to unsubscribe)."""
         gone = []
+        self._cache.clear()
         for topic_filter in topic_filters:
             receivers = self._receivers.get(topic_filter, [])
             if receiver in receivers:
@@ -198,10 +204,16 @@ class Router:
 
     def route(self, topic: str) -> list[Receiver]:
         """Every receiver of a message on ``topic``, each once."""
+        cached = self._cache.get(topic)
+        if cached is not None:
+            return cached
         found = list(self._receivers.get(topic, ()))
         for topic_filter in self._wildcards:
             if paho.topic_matches_sub(topic_filter, topic):
                 found.extend(r for r in self._receivers[topic_filter] if r not in found)
+        if len(self._cache) >= self._CACHE_SIZE:
+            self._cache.clear()
+        self._cache[topic] = found
         return found
 
     def filters(self) -> list[tuple[str, int]]:
