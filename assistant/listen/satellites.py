@@ -26,6 +26,7 @@ from assistant.listen.arbiter import Arbiter
 from assistant.listen.base import HubInfo, VoiceHandler
 from assistant.listen.wyoming_io import MAX_HEADER_BYTES, EventWriter
 from assistant.listen.wyoming_turn import Transcriber, WyomingSession
+from assistant.listen.wyoming_wake import WakeSettings
 
 __all__ = ["SatelliteLink"]
 
@@ -49,7 +50,9 @@ class SatelliteLink:
         connect_timeout: float = 5.0,
         arbiter: Arbiter | None = None,
         transcriber: Transcriber | None = None,
+        wake: WakeSettings | None = None,
     ) -> None:
+        """``wake``: the daemon's wake word when the satellite streams from wake."""
         parsed = urlparse(uri)
         if parsed.scheme != "tcp" or not parsed.hostname or parsed.port is None:
             raise ValueError(f"satellite {name}: want tcp://host:port, got {uri!r}")
@@ -60,6 +63,7 @@ class SatelliteLink:
         self._max_reconnect = max_reconnect_seconds
         self._ping_seconds, self._pong_timeout = ping_seconds, pong_timeout
         self._connect_timeout = connect_timeout
+        self._wake = wake
         self._stopping = asyncio.Event()
         self._writer: EventWriter | None = None
         self.connected = asyncio.Event()
@@ -124,6 +128,7 @@ class SatelliteLink:
             hub=self.hub,
             transcriber=self._transcriber,
             arbiter=self._arbiter,
+            wake=self._wake,
         )
         keepalive = asyncio.create_task(self._keepalive(session), name=f"{self._label} ping")
         reason = "connection closed"

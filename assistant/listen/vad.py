@@ -15,6 +15,7 @@ Two engines, both streaming (state carried from one frame to the next), both pur
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 from pathlib import Path
 from typing import Literal, Protocol
@@ -83,8 +84,10 @@ class MicroVadEngine:
 _SILERO_FILE = "silero_vad_v6.onnx"
 
 
+@functools.cache
 def silero_model_path() -> Path:
-    """Where faster-whisper keeps its Silero VAD model (found without importing faster_whisper)."""
+    """Where faster-whisper keeps its Silero VAD model (found without importing faster_whisper;
+    looked up once: every voice turn asks)."""
     spec = importlib.util.find_spec("faster_whisper")
     if spec is None or not spec.submodule_search_locations:
         raise VadError("the Silero VAD needs faster-whisper, which ships its model; not installed")

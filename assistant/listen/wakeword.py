@@ -12,6 +12,8 @@ wake word triggers once however many of the model's windows score above the thre
 from __future__ import annotations
 
 import logging
+import re
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,7 +22,13 @@ from assistant.errors import AssistantError
 if TYPE_CHECKING:
     from pyopen_wakeword import OpenWakeWord, OpenWakeWordFeatures
 
-__all__ = ["WakeWordDetector", "WakeWordError", "available_models"]
+__all__ = [
+    "WakeWordDetector",
+    "WakeWordError",
+    "available_models",
+    "bundled_model",
+    "wake_word_key",
+]
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -43,6 +51,41 @@ def available_models() -> list[str]:
     return [m.value for m in Model]
 
 
+_MODEL_SUFFIXES = (".tflite", ".onnx")
+_VERSION = re.compile(r"[\s_\-]+v\d+(?:\.\d+)*$")
+_WORDS = re.compile(r"[^\W_]+")
+_SPELLINGS = {"ok": "okay"}
+"""Words spelled two ways in wake word names ("ok_nabu", "okay_nabu")."""
+
+
+def wake_word_key(name: str | None) -> str | None:
+    """One spelling for one wake word, to compare names that different hubs report.
+
+    "okay_nabu", "ok_nabu", "Okay Nabu", "OK, Nabu", "okay_nabu_v0.1" and
+    ".../okay_nabu.tflite" all give ``okay_nabu``: the file name without folder, extension
+    or version, lower case, words joined by ``_``, "ok" spelled "okay". None, or a name with
+    no letters or digits, gives None (a wake word without a name).
+    """
+    if name is None:
+        return None
+    text = re.split(r"[\\/]", name.strip())[-1].lower()
+    for suffix in _MODEL_SUFFIXES:
+        text = text.removesuffix(suffix)
+    text = _VERSION.sub("", text)
+    words = [_SPELLINGS.get(word, word) for word in _WORDS.findall(text)]
+    return "_".join(words) or None
+
+
+def bundled_model(names: Iterable[str]) -> str | None:
+    """The first of ``names`` that is a bundled model (in any spelling), by its model name."""
+    models = {wake_word_key(model): model for model in available_models()}
+    for name in names:
+        model = models.get(wake_word_key(name))
+        if model is not None:
+            return model
+    return None
+
+
 class WakeWordDetector:
     """Streaming detector for one wake word.
 
@@ -61,6 +104,8 @@ class WakeWordDetector:
     ) -> None:
         if not 0.0 < threshold < 1.0:
             raise WakeWordError(f"wake word threshold must be between 0 and 1, not {threshold}")
+        self.model = str(model)
+        """The model asked for: a bundled model's name or a ``.tflite`` path."""
         self.threshold = threshold
         self.refractory_samples = int(refractory_seconds * _RATE)
         self._features, self._model = _load(model)

@@ -30,6 +30,7 @@ from assistant.listen.arbiter import Arbiter
 from assistant.listen.base import HubInfo, VoiceHandler
 from assistant.listen.wyoming_io import MAX_HEADER_BYTES, EventWriter
 from assistant.listen.wyoming_turn import Transcriber, WyomingSession
+from assistant.listen.wyoming_wake import WakeSettings
 
 __all__ = ["WyomingServer"]
 
@@ -52,9 +53,11 @@ class WyomingServer:
         languages: Sequence[str] = ("en",),
         transcriber: Transcriber | None = None,
         arbiter: Arbiter | None = None,
+        wake: WakeSettings | None = None,
     ) -> None:
         """``name`` is the program name in ``info`` and the hub name of its turns;
-        ``transcriber`` serves ASR-only clients (``transcribe``), refused without one."""
+        ``transcriber`` serves ASR-only clients (``transcribe``), refused without one;
+        ``wake`` is the wake word for clients that stream from wake (default okay_nabu)."""
         self._handler = handler
         self.host = host
         self.port = port
@@ -63,6 +66,7 @@ class WyomingServer:
         self._info = _info(name, list(languages)).event()
         self._transcriber = transcriber
         self._arbiter = arbiter
+        self._wake = wake
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -124,6 +128,7 @@ class WyomingServer:
             info=self._info,
             transcriber=self._transcriber,
             arbiter=self._arbiter,
+            wake=self._wake,
         )
         try:
             await session.run()

@@ -4,6 +4,8 @@ Events in (from a Wyoming client or a satellite)::
 
     [detection]  run-pipeline | transcribe  [audio-start]  audio-chunk*  [audio-stop]
     audio-start  audio-chunk*  audio-stop          (a bare client: a whole turn, voice reply)
+    run-pipeline from wake  [audio-start]  audio-chunk* ...   (the daemon's wake word; see
+                                                               ``wyoming_wake``)
     ping -> pong;  describe -> info (server only)
 
 A turn starts at ``run-pipeline``/``transcribe``, or at ``audio-start`` when none is pending;
@@ -27,7 +29,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,6 +47,7 @@ from assistant.listen.base import HubInfo, VoiceHandler, VoiceReply
 from assistant.listen.errors import BadAudioFormat, HubDisconnected, HubError, HubProtocolError
 from assistant.listen.wyoming_io import EventWriter, parse_format, read_event
 from assistant.listen.wyoming_stream import AudioStream
+from assistant.listen.wyoming_wake import WakeSettings, WakeStage
 from assistant.messages import AudioChunk, AudioFormat
 
 __all__ = ["Transcriber", "TurnRequest", "WyomingSession"]
@@ -59,6 +62,7 @@ _REPLY_SAMPLES = 1024
 _DETECTION_SECONDS = 5.0
 """A ``detection`` counts for the run-pipeline that follows it within this time, seconds."""
 _DUPLICATE_WAKE = "duplicate_wake_up_detected"  # Home Assistant's code for the same case
+_START_STAGES = (PipelineStage.WAKE, PipelineStage.ASR)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +73,13 @@ class TurnRequest:
     snd_format: AudioFormat | None = None
     """Format for the reply audio; None: the voice's own."""
     wake_word: str | None = None
+    """The wake word the peer heard (``wake_word_name``)."""
+    start_stage: PipelineStage = PipelineStage.ASR
+    """``wake``: the daemon listens for the wake word first (``wyoming_wake``)."""
+    restart: bool = False
+    """``restart_on_end`` of a pipeline from wake: listen again after the turn."""
+    wake_word_names: tuple[str, ...] = ()
+    """Wake words to listen for (from wake): a bundled model among them is used."""
 
 
 class WyomingSession:
@@ -85,10 +96,13 @@ class WyomingSession:
         info: Event | None = None,
         transcriber: Transcriber | None = None,
         arbiter: Arbiter | None = None,
+        wake: WakeSettings | None = None,
     ) -> None:
+        """``wake``: the daemon's own wake word, for pipelines from wake (default okay_nabu)."""
         self._handler, self._reader, self.writer = handler, reader, writer
         self.peer, self.hub = peer, hub
         self._info, self._transcriber, self._arbiter = info, transcriber, arbiter
+        self.wake = WakeStage(self, wake or WakeSettings())
         self.pong = asyncio.Event()
         """Set whenever a ``pong`` arrives (the satellite link's keepalive clears it)."""
         self._stream: AudioStream | None = None
@@ -122,9 +136,11 @@ class WyomingSession:
         except Exception:
             _LOGGER.exception("%s: unexpected error; dropping the connection", self.peer)
         except asyncio.CancelledError:
+            self.wake.close()
             await self._cancel_turns()
             raise
         finally:
+            self.wake.close()
             self._void_stream(HubDisconnected(f"{self.peer} disconnected mid-utterance"))
         await self._finish_turns()
 
@@ -164,15 +180,20 @@ class WyomingSession:
     async def _on_run_pipeline(self, event: Event) -> None:
         request = _pipeline_request(event.data, self.peer)
         if request is None:
-            await self._refuse("This pipeline is not supported here", "unsupported-pipeline")
+            await self.refuse("This pipeline is not supported here", "unsupported-pipeline")
             return
-        if not self._claim_wake(request):
-            await self._refuse("Another hub is answering", _DUPLICATE_WAKE)
-            return
-        self._start_turn(request)
+        self.wake.stop()
+        if request.start_stage is PipelineStage.WAKE:
+            self._void_stream(HubError("superseded by a new pipeline"))
+            await self.wake.listen(request)
+        elif not self._claim_wake(request):
+            await self.refuse("Another hub is answering", _DUPLICATE_WAKE)
+        else:
+            self.start_turn(request)
 
     async def _on_transcribe(self, event: Event) -> None:
-        self._start_turn(TurnRequest(end_stage=PipelineStage.ASR))
+        self.wake.stop()
+        self.start_turn(TurnRequest(end_stage=PipelineStage.ASR))
 
     async def _on_audio_start(self, event: Event) -> None:
         try:
@@ -180,14 +201,16 @@ class WyomingSession:
         except BadAudioFormat as err:
             await self._bad_audio(err)
             return
+        if self.wake.request is not None:  # the command's stream starts at the wake word
+            return
         stream = self._stream
         if stream is None or stream.started or not stream.open:
-            stream = self._start_turn(TurnRequest())
+            stream = self.start_turn(TurnRequest())
         stream.started = True
 
     async def _on_audio_chunk(self, event: Event) -> None:
         stream = self._stream
-        if stream is None or not stream.open or not event.payload:
+        if not (self.wake.listening or (stream is not None and stream.open)) or not event.payload:
             return
         try:
             fmt = parse_format(event.data)
@@ -198,9 +221,15 @@ class WyomingSession:
             return
         timestamp = event.data.get("timestamp")
         ms = float(timestamp) if isinstance(timestamp, int | float) else None
-        stream.put(AudioChunk(event.payload, fmt, ms))
+        chunk = AudioChunk(event.payload, fmt, ms)
+        if await self.wake.take(chunk):
+            return
+        stream = self._stream  # (the wake word may have been heard meanwhile: a new stream)
+        if stream is not None and stream.open:
+            stream.put(chunk)
 
     async def _on_audio_stop(self, event: Event) -> None:
+        self.wake.stop()
         if self._stream is not None:
             self._stream.end()
             self._stream = None
@@ -213,19 +242,23 @@ class WyomingSession:
         reported = wake is not None
         if detection is not None and at - detection[1] <= _DETECTION_SECONDS:
             wake, at, reported = wake or detection[0], detection[1], True
-        if not reported or self._arbiter is None:
+        return not reported or self.arbitrate(wake, at)
+
+    def arbitrate(self, wake_word: str | None, at: float) -> bool:
+        """Claim the wake word heard ``at`` for this peer (each connection is a hub)."""
+        if self._arbiter is None or self._arbiter.claim(self.peer, wake_word, at):
             return True
-        if self._arbiter.claim(self.hub.name, wake, at):
-            return True
-        _LOGGER.info("%s: wake word %r already answered by another hub", self.peer, wake)
+        _LOGGER.info("%s: wake word %r already answered by another hub", self.peer, wake_word)
         return False
 
     async def _bad_audio(self, err: BadAudioFormat) -> None:
         _LOGGER.warning("%s: %s; utterance dropped", self.peer, err)
         self._void_stream(err)
-        await self._refuse(str(err), err.code)
+        self.wake.stop()
+        await self.refuse(str(err), err.code)
 
-    async def _refuse(self, text: str, code: str) -> None:
+    async def refuse(self, text: str, code: str) -> None:
+        """Send an ``error`` event, if the peer is still there."""
         with contextlib.suppress(ConnectionError):
             await self.send(Error(text=text, code=code).event())
 
@@ -233,32 +266,44 @@ class WyomingSession:
         if self._stream is not None:
             self._stream.fail(error)
 
-    def _start_turn(self, request: TurnRequest) -> AudioStream:
+    def start_turn(self, request: TurnRequest, announce: list[Event] | None = None) -> AudioStream:
+        """A turn for the utterance that follows; ``announce`` is sent first."""
         if self._stream is not None and self._stream.open:
             _LOGGER.info("%s: a new utterance replaces an unfinished one", self.peer)
             self._void_stream(HubError("superseded by a new utterance"))
         stream = self._stream = AudioStream()
         previous = self._turns[-1] if self._turns else None
-        task = asyncio.create_task(
-            self._turn(stream, request, previous), name=f"wyoming turn {self.peer}"
-        )
-        self._turns.append(task)
-        task.add_done_callback(self._turns.remove)
+        self.spawn(self._turn(stream, request, previous, announce or []), "wyoming turn")
         return stream
 
+    def spawn(self, job: Coroutine[Any, Any, None], what: str) -> None:
+        """Run ``job`` as a task of this connection (awaited when the connection ends)."""
+        task = asyncio.create_task(job, name=f"{what} {self.peer}")
+        self._turns.append(task)
+        task.add_done_callback(self._turns.remove)
+
     async def _turn(
-        self, stream: AudioStream, request: TurnRequest, previous: asyncio.Task[None] | None
+        self,
+        stream: AudioStream,
+        request: TurnRequest,
+        previous: asyncio.Task[None] | None,
+        announce: list[Event],
     ) -> None:
         try:
+            for event in announce:  # detection, transcribe: the wake word was heard
+                await self.send(event)
             result = await self._hear(stream, request)
+        except ConnectionError as err:
+            _LOGGER.info("%s: gone before the command: %s", self.peer, err)
+            result = None
         finally:
             stream.close()
         if previous is not None:
             await asyncio.wait([previous])  # replies go out in order
-        if result is None:
-            return
         try:
-            await self._answer(result, request)
+            if result is not None:
+                await self._answer(result, request)
+            await self.wake.again(request)
         except ConnectionError as err:
             _LOGGER.info("%s: gone before the reply was sent: %s", self.peer, err)
 
@@ -268,14 +313,14 @@ class WyomingSession:
             if request.end_stage is not PipelineStage.ASR:
                 return await self._handler(stream, self.hub)
             if self._transcriber is None:
-                await self._refuse("Speech to text alone is not offered here", "asr-unsupported")
+                await self.refuse("Speech to text alone is not offered here", "asr-unsupported")
                 return None
             return await self._transcriber(stream)
         except HubError as err:
             _LOGGER.info("%s: utterance void: %s", self.peer, err)
         except Exception:
             _LOGGER.exception("%s: voice turn failed", self.peer)
-            await self._refuse("The assistant failed on this utterance", "turn-failed")
+            await self.refuse("The assistant failed on this utterance", "turn-failed")
         return None
 
     async def _answer(self, result: VoiceReply | str, request: TurnRequest) -> None:
@@ -321,8 +366,8 @@ def _pipeline_request(data: dict[str, Any], peer: str) -> TurnRequest | None:
         end = PipelineStage(data.get("end_stage", PipelineStage.TTS))
     except ValueError:
         return None
-    if start is not PipelineStage.ASR:
-        _LOGGER.warning("%s: run-pipeline from %s is not supported (only from asr)", peer, start)
+    if start not in _START_STAGES:
+        _LOGGER.warning("%s: run-pipeline from %s is not supported (wake or asr)", peer, start)
         return None
     fmt = None
     if isinstance(data.get("snd_format"), dict):
@@ -330,8 +375,17 @@ def _pipeline_request(data: dict[str, Any], peer: str) -> TurnRequest | None:
             fmt = parse_format(data["snd_format"])
         except BadAudioFormat as err:
             _LOGGER.warning("%s: ignoring snd_format: %s", peer, err)
-    wake = data.get("wake_word_name")
-    return TurnRequest(end, fmt, wake if isinstance(wake, str) else None)
+    wake, names = data.get("wake_word_name"), data.get("wake_word_names")
+    return TurnRequest(
+        end,
+        fmt,
+        wake if isinstance(wake, str) else None,
+        start_stage=start,
+        restart=start is PipelineStage.WAKE and data.get("restart_on_end") is True,
+        wake_word_names=tuple(n for n in names if isinstance(n, str))
+        if isinstance(names, list)
+        else (),
+    )
 
 
 def _split(chunk: AudioChunk) -> list[bytes]:

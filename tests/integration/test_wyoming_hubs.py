@@ -216,9 +216,12 @@ async def test_describe_ping_and_asr_only_refused_without_a_transcriber(server):
     assert error.code == "asr-unsupported"
 
 
-async def test_server_side_wake_word_is_refused_clearly(server, handler):
+async def test_a_pipeline_from_intent_is_refused_clearly(server, handler):
+    # From wake and from asr are served (see test_wyoming_wake); text in is not.
     async with AsyncTcpClient("127.0.0.1", server.port) as client:
-        await client.write_event(Event("run-pipeline", {"start_stage": "wake", "end_stage": "tts"}))
+        await client.write_event(
+            Event("run-pipeline", {"start_stage": "intent", "end_stage": "tts"})
+        )
         error = Error.from_event((await read_until(client, "error"))[-1])
         await client.write_event(chunk_event(pcm(0.1)))  # no turn: ignored
         await client.write_event(Ping().event())
