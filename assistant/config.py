@@ -45,6 +45,7 @@ from assistant.secrets import Secret, SecretResolver
 
 __all__ = [
     "AreaSettings",
+    "CameraSettings",
     "HubSettings",
     "LocalMicSettings",
     "LlmSettings",
@@ -262,6 +263,84 @@ class DeviceSettings(_Section):
         return self.name or (self.mqtt.discovered if self.mqtt else None) or "unnamed"
 
 
+ONE_CAMERA_SOURCE = (
+    "a camera needs exactly one of: snapshot_url, mjpeg_url, rtsp_url, file, mqtt_topic"
+)
+_CAMERA_SOURCES = ("snapshot_url", "mjpeg_url", "rtsp_url", "file", "mqtt_topic")
+
+
+def _camera_url(*schemes: str) -> Callable[[Secret], Secret]:
+    """A check that a URL has one of ``schemes`` and a host. The URL stays a ``Secret`` (it
+    may hold ``user:password@``); the message never repeats it."""
+    wanted = " or ".join(f"{scheme}://" for scheme in schemes)
+
+    def check(value: Secret) -> Secret:
+        text = value.reveal().strip()
+        try:
+            parts = urlsplit(text)
+            ok = parts.scheme.lower() in schemes and bool(parts.hostname)
+            ok = ok and parts.port != 0
+        except ValueError:
+            ok = False
+        if not ok:
+            message = "expected an {wanted} URL with a host"
+            raise PydanticCustomError("url", message, {"wanted": wanted})
+        return Secret(text)
+
+    return check
+
+
+def _check_image_topic(value: str) -> str:
+    if "+" in value or "#" in value:
+        raise PydanticCustomError("image_topic", "an image topic takes no + or # wildcards")
+    return value
+
+
+HttpCameraUrl = Annotated[SecretValue, AfterValidator(_camera_url("http", "https"))]
+RtspCameraUrl = Annotated[SecretValue, AfterValidator(_camera_url("rtsp", "rtsps"))]
+
+
+class CameraSettings(_Section):
+    """A camera the brain may look through, with exactly one source."""
+
+    name: Name
+    area: Name | None = None
+    aliases: tuple[Name, ...] = ()
+    snapshot_url: HttpCameraUrl | None = None
+    """Answers one JPEG (or PNG, WebP, BMP) picture per request."""
+    mjpeg_url: HttpCameraUrl | None = None
+    """A ``multipart/x-mixed-replace`` stream of JPEG pictures."""
+    rtsp_url: RtspCameraUrl | None = None
+    """A live video stream, opened with PyAV (FFmpeg) over TCP."""
+    file: ConfigPath | None = None
+    """A video or picture file PyAV opens; its last frame is used."""
+    mqtt_topic: Annotated[Name, AfterValidator(_check_image_topic)] | None = None
+    """A topic whose payload is a picture (raw JPEG bytes, as Frigate and Home Assistant
+    publish them); the newest one is kept. Needs the ``mqtt`` section."""
+    username: Name | None = None
+    """For ``snapshot_url``/``mjpeg_url`` (HTTP basic or digest) and ``rtsp_url``."""
+    password: SecretValue | None = None
+    max_side: Annotated[StrictInt, Field(ge=64, le=4096)] = 768
+    """Frames are scaled down so that their longer side is at most this, pixels."""
+    timeout: Annotated[StrictFloat, Field(gt=0, le=60)] = 5.0
+    """Time one frame may take (connect, download, decode), seconds."""
+
+    @model_validator(mode="after")
+    def _one_source(self) -> CameraSettings:
+        if sum(getattr(self, key) is not None for key in _CAMERA_SOURCES) != 1:
+            raise PydanticCustomError("camera_source", ONE_CAMERA_SOURCE)
+        if self.password is not None and self.username is None:
+            raise PydanticCustomError("camera_login", "a password needs a username")
+        if self.username is not None and (self.file is not None or self.mqtt_topic is not None):
+            raise PydanticCustomError("camera_login", "username and password apply to URLs only")
+        return self
+
+    @property
+    def source(self) -> str:
+        """The source key that is set: ``snapshot_url``, ``mjpeg_url``, ``rtsp_url``, ..."""
+        return next(key for key in _CAMERA_SOURCES if getattr(self, key) is not None)
+
+
 class MiioSettings(_Section):
     """Settings shared by every miio device."""
 
@@ -328,6 +407,11 @@ class WyomingServerSettings(_Section):
     port: AnyPort = 10700
     area: Name | None = None
     """The room its clients are in."""
+    wake_word: Name = "okay_nabu"
+    """The daemon's wake word for clients that stream without their own (run-pipeline from
+    wake): a bundled pyopen-wakeword model or a ``.tflite`` path; a bundled model named in
+    the client's ``wake_word_names`` wins."""
+    wake_threshold: Annotated[StrictFloat, Field(gt=0, lt=1)] = 0.5
 
 
 class SatelliteSettings(_Section):
@@ -338,6 +422,9 @@ class SatelliteSettings(_Section):
     """``tcp://host:port``."""
     area: Name | None = None
     """The room it is in: "turn on the lights" there means that room's lights."""
+    wake_word: Name = "okay_nabu"
+    """The daemon's wake word when the satellite has none of its own (as hubs.wyoming)."""
+    wake_threshold: Annotated[StrictFloat, Field(gt=0, lt=1)] = 0.5
 
 
 class LocalMicSettings(_Section):
@@ -522,6 +609,8 @@ class Settings(_Section):
     site: SiteSettings = Field(default_factory=SiteSettings)
     areas: tuple[AreaSettings, ...] = ()
     devices: tuple[DeviceSettings, ...] = ()
+    cameras: tuple[CameraSettings, ...] = ()
+    """What the brain may look through (``assistant.look``)."""
     miio: MiioSettings = Field(default_factory=MiioSettings)
     voice: VoiceSettings = Field(default_factory=VoiceSettings)
     hubs: HubSettings = Field(default_factory=HubSettings)
@@ -626,13 +715,80 @@ def _validate(
     data: Any, doc: Document, base: Path, checks: Sequence[Check]
 ) -> tuple[Settings | None, list[Problem]]:
     """Settings (None if invalid) and the problems: schema, extra checks, references."""
-    references = [_at(doc, loc, message) for loc, message in _checks.check_references(data)]
+    found = _checks.check_references(data) + _check_cameras(data)
+    references = [_at(doc, loc, message) for loc, message in found]
     try:
         settings = Settings.model_validate(data, context={"base_dir": base})
     except ValidationError as err:
         return None, from_pydantic(err, doc, Settings) + references
     extra = [_at(doc, loc, message) for check in checks for loc, message in check(settings)]
     return settings, extra + references
+
+
+def _check_cameras(data: Any) -> list[tuple[Loc, str]]:
+    """Cameras: one source each, names unique (and no device's name), known areas, a broker
+    for ``mqtt_topic``. Run on the raw data, so these show beside type errors."""
+    items = data.get("cameras") if isinstance(data, dict) else None
+    cameras = [(i, c) for i, c in enumerate(items or []) if isinstance(c, dict)]
+    if not isinstance(items, list) or not cameras:
+        return []
+    found: list[tuple[Loc, str]] = [
+        (("cameras", index), ONE_CAMERA_SOURCE)
+        for index, camera in cameras
+        if sum(camera.get(key) is not None for key in _CAMERA_SOURCES) != 1
+    ]
+    found += [
+        (("cameras", index, "mqtt_topic"), "mqtt_topic needs the mqtt section (a broker)")
+        for index, camera in cameras
+        if camera.get("mqtt_topic") is not None and not isinstance(data.get("mqtt"), dict)
+    ]
+    return found + _check_camera_names(data, cameras) + _check_camera_areas(data, cameras)
+
+
+def _raw_names(items: Any, *, aliases: bool = False) -> Iterable[tuple[int, str]]:
+    """``(index, name)`` of the list items' names (and aliases), stripped, for raw checks."""
+    for index, item in enumerate(items if isinstance(items, list) else []):
+        if not isinstance(item, dict):
+            continue
+        names = [item.get("name")]
+        if aliases and isinstance(item.get("aliases"), list):
+            names += item["aliases"]
+        yield from ((index, n.strip()) for n in names if isinstance(n, str) and n.strip())
+
+
+def _check_camera_names(data: dict[str, Any], cameras: list[tuple[int, Any]]) -> list[Any]:
+    """Camera names unique, none a device's name; no alias another camera's name."""
+    devices = {name.casefold(): name for _, name in _raw_names(data.get("devices"))}
+    names: dict[str, tuple[int, str]] = {}
+    found: list[tuple[Loc, str]] = []
+    for index, name in _raw_names(data["cameras"]):
+        key, loc = name.casefold(), ("cameras", index, "name")
+        if key in devices:
+            found.append((loc, f"'{name}' is already the name of device '{devices[key]}'"))
+        elif key in names:
+            found.append((loc, f"duplicate camera name '{name}' (cameras[{names[key][0]}])"))
+        names.setdefault(key, (index, name))
+    for index, camera in cameras:
+        aliases = camera.get("aliases") if isinstance(camera.get("aliases"), list) else []
+        for number, alias in enumerate(aliases):
+            other = names.get(alias.strip().casefold()) if isinstance(alias, str) else None
+            if other is not None and other[0] != index:
+                message = f"alias '{alias.strip()}' is already the name of camera '{other[1]}'"
+                found.append((("cameras", index, "aliases", number), message))
+    return found
+
+
+def _check_camera_areas(data: dict[str, Any], cameras: list[tuple[int, Any]]) -> list[Any]:
+    known = {name.casefold(): name for _, name in _raw_names(data.get("areas"), aliases=True)}
+    names = sorted({name for _, name in _raw_names(data.get("areas"))}, key=str.casefold)
+    listing = f"known: {', '.join(names)}" if names else "no areas are defined"
+    return [
+        (("cameras", index, "area"), f"unknown area '{area.strip()}'; {listing}")
+        for index, camera in cameras
+        if isinstance(area := camera.get("area"), str)
+        and area.strip()
+        and area.strip().casefold() not in known
+    ]
 
 
 def _line(source: str, problem: Problem) -> str:

@@ -5,6 +5,11 @@ commands, ``ctx.safety`` decides on them, the dispatcher runs what it allows. A 
 with a command is taken out of the intent here, before anything is logged or published.
 Intents from another recognizer (the LLM) take the same path through ``act_on``.
 
+Local first: the grammar runs first; what it cannot place goes to the LLM when config has
+an ``llm`` section (``assistant.understand.chain``), whose tool calls run through ``act_on``'s
+path: safety, handlers, events. An LLM turn may carry out several intents: the result lists
+them all (``TurnResult.actions``) with its tokens and cost.
+
 The conversation is a short per-site history of what each turn acted on, so "turn it off"
 after "turn on the fan" finds the fan; ``Pipeline.history(site)`` hands it to a recognizer.
 """
@@ -14,9 +19,8 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-import time
-from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from assistant.act.dispatch import Dispatcher
 from assistant.act.registry import Registry
@@ -25,10 +29,15 @@ from assistant.act.targets import resolve_targets
 from assistant.config import SafetySettings
 from assistant.messages import CommandResult, Intent, IntentSource, Reply, TurnEventType
 from assistant.speak.responses import Responses
-from assistant.turn import EventCallback, Turn, TurnResult
+from assistant.turn import EventCallback, LlmUsage, Turn, TurnAction, TurnResult
+from assistant.understand.chain import Fallback, LlmAnswer, device_ids
+from assistant.understand.conversation import Conversation, Exchange
 from assistant.understand.grammar import GrammarRecognizer, NoMatch
 from intents.handlers import CONFIRM_INTENTS, HANDLERS, HandlerContext, Outcome
 from intents.handlers.common import DEVICE_IDS, REFER
+
+if TYPE_CHECKING:
+    from assistant.understand.brain import Brain
 
 __all__ = ["Pipeline", "Conversation", "Exchange"]
 
@@ -46,50 +55,6 @@ _LEVEL_INTENTS = {
 """"set it to 50%": the intent and slot for the referred devices' domain."""
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class Exchange:
-    """One past turn of a site, as the conversation remembers it."""
-
-    at: float
-    """``time.monotonic()`` seconds when the turn ended."""
-    text: str
-    """What was said (a PIN masked)."""
-    intent: str
-    device_ids: tuple[str, ...]
-    """The devices the turn acted on or asked about."""
-    reply: str
-
-
-class Conversation:
-    """The last few turns per site that were about devices; older ones expire."""
-
-    def __init__(
-        self,
-        *,
-        turns: int = 5,
-        seconds: float = 300.0,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self._turns = turns
-        self._seconds = seconds
-        self._clock = clock
-        self._sites: dict[str, deque[Exchange]] = {}
-
-    def remember(self, site: str, text: str, intent: str, ids: tuple[str, ...], reply: str) -> None:
-        exchanges = self._sites.setdefault(site, deque(maxlen=self._turns))
-        exchanges.append(Exchange(self._clock(), text, intent, ids, reply))
-
-    def recent(self, site: str) -> list[Exchange]:
-        """``site``'s exchanges of the last ``seconds``, oldest first."""
-        now = self._clock()
-        return [e for e in self._sites.get(site, ()) if now - e.at <= self._seconds]
-
-    def last_targets(self, site: str) -> tuple[str, ...]:
-        """The devices of ``site``'s latest exchange: what "it" / "them" means."""
-        recent = self.recent(site)
-        return recent[-1].device_ids if recent else ()
-
-
 class Pipeline:
     """Runs text turns against the registry; one instance per daemon."""
 
@@ -102,8 +67,10 @@ class Pipeline:
         callback: EventCallback | None = None,
         safety: Safety | None = None,
         conversation: Conversation | None = None,
+        brain: Brain | None = None,
     ) -> None:
-        """``safety``: built from ``settings.safety`` (default: the safe defaults)."""
+        """``safety``: built from ``settings.safety`` (default: the safe defaults);
+        ``brain``: the LLM for what the grammar cannot place (None: local only)."""
         self.registry = registry
         self._dispatcher = dispatcher
         self._recognizer = GrammarRecognizer(registry, language=language)
@@ -111,6 +78,7 @@ class Pipeline:
         self._callback = callback
         self.safety = safety if safety is not None else Safety(SafetySettings(), registry)
         self.conversation = conversation if conversation is not None else Conversation()
+        self._fallback = Fallback(brain, self._responses)
         self.result_listeners: list[Callable[[TurnResult], None]] = []
         """Called with every finished turn (the MQTT turn topic, ...); must not block."""
 
@@ -144,20 +112,39 @@ class Pipeline:
         area_id: str | None = None,
         site: str = "default",
         turn: Turn | None = None,
+        alternatives: Sequence[str] = (),
     ) -> TurnResult:
-        """Understand ``text``, act, reply; ``turn`` continues a turn begun with new_turn."""
+        """Understand ``text``, act, reply; ``turn`` continues a turn begun with new_turn.
+
+        ``alternatives``: the decoder's other readings of a voice turn, best first (for the
+        LLM, when the grammar cannot place ``text``)."""
         if turn is None:
             turn = self.new_turn(redact_pin(text), area_id=area_id, site=site)
         turn.text = redact_pin(text)
         intent: Intent | None = None
         results: tuple[CommandResult, ...] = ()
+        actions: tuple[TurnAction, ...] = ()
         reply = Reply(self._responses.render("errors", "internal"), ok=False)
         pending: Pending | None = None
+        answer: LlmAnswer | None = None
+        source = IntentSource.GRAMMAR
         try:
             recognized = await self._understand(turn, text, area_id)
+            if isinstance(recognized, Intent) and recognized.name not in HANDLERS:
+                # a sentence the grammar knows ("what time is it", "... in ten minutes")
+                # but nothing here carries out: the LLM may know better, else "can't yet"
+                if self._fallback.brain is not None:
+                    recognized = NoMatch(text)
             pending = self.safety.take_pending(turn.site, turn.id)
             if isinstance(recognized, NoMatch):  # with a PIN in it, name no unknown words
-                reply = self._explain(recognized if turn.text == text else NoMatch(turn.text))
+                heard = recognized if turn.text == text else NoMatch(turn.text)
+                if self._fallback.wants(heard):
+                    source = IntentSource.LLM
+                    answer = await self._ask_llm(turn, alternatives, area_id)
+                    reply, results, actions = answer.reply, answer.results, answer.actions
+                    intent = actions[0].intent if actions else None
+                else:
+                    reply = self._explain(heard)
             else:
                 intent, pin = self._take_pin(turn, recognized)
                 resolved = self._resolve(intent, turn.site)
@@ -167,6 +154,7 @@ class Pipeline:
                     intent = resolved
                     outcome = await self._act(turn, intent, area_id, pin, pending)
                     results, reply = outcome.results, outcome.reply
+                    actions = (TurnAction(intent, device_ids(outcome), reply.ok),)
                     self._remember(turn, intent, outcome, area_id)
         except Exception as err:  # every failure still ends in a spoken reply
             _LOGGER.exception("[%s] turn failed", turn.id)
@@ -174,7 +162,15 @@ class Pipeline:
         finally:
             if pending is not None and (intent is None or intent.name not in CONFIRM_INTENTS):
                 self.safety.cancel(pending, turn.id, "superseded")
-            result = self.end_turn(turn, reply, intent, results)
+            result = self.end_turn(
+                turn,
+                reply,
+                intent,
+                results,
+                actions=actions,
+                source=source,
+                usage=answer.usage if answer is not None else None,
+            )
         return result
 
     async def act_on(
@@ -186,10 +182,37 @@ class Pipeline:
 
         Call it once per intent; the per-turn cap counts across the calls. It never answers a
         pending question ("yes" counts only from the grammar) and never takes a PIN."""
-        intent, _ = self._take_pin(turn, intent)
-        outcome = await self._act(turn, intent, area_id, None, None)
+        intent, outcome = await self._act_on(turn, intent, area_id)
         self._remember(turn, intent, outcome, area_id)
         return intent, outcome
+
+    async def _act_on(
+        self, turn: Turn, intent: Intent, area_id: str | None
+    ) -> tuple[Intent, Outcome]:
+        intent, _ = self._take_pin(turn, intent)
+        return intent, await self._act(turn, intent, area_id, None, None)
+
+    async def _ask_llm(
+        self, turn: Turn, alternatives: Sequence[str], area_id: str | None
+    ) -> LlmAnswer:
+        """The LLM's turn; its devices are remembered as one exchange, for "turn it off"."""
+
+        async def act(intent: Intent) -> tuple[Intent, Outcome]:
+            return await self._act_on(turn, intent, area_id)
+
+        answer = await self._fallback.ask(
+            turn,
+            act,
+            alternatives=[redact_pin(a) for a in alternatives if a],
+            area_id=area_id,
+            history=self.history(turn.site),
+        )
+        if answer.device_ids:
+            name = answer.actions[0].intent.name
+            self.conversation.remember(
+                turn.site, turn.text, name, answer.device_ids, answer.reply.text
+            )
+        return answer
 
     def end_turn(
         self,
@@ -197,24 +220,46 @@ class Pipeline:
         reply: Reply,
         intent: Intent | None = None,
         results: tuple[CommandResult, ...] = (),
+        *,
+        actions: Sequence[TurnAction] | None = None,
+        source: IntentSource | None = None,
+        usage: LlmUsage | None = None,
     ) -> TurnResult:
-        """Emit the reply and the end of ``turn``; log one line for it."""
+        """Emit the reply and the end of ``turn``; log one line for it.
+
+        ``actions``: every intent carried out (default: ``intent`` with the devices of
+        ``results``); ``source``: who understood (default: ``intent``'s recognizer);
+        ``usage``: the LLM's tokens and cost."""
         self.safety.end_turn(turn.id)
+        if actions is None:
+            ids = tuple(dict.fromkeys(r.device_id for r in results))
+            actions = () if intent is None else (TurnAction(intent, ids, reply.ok),)
+        if source is None and intent is not None:
+            source = intent.source
         turn.emit(TurnEventType.REPLY, text=reply.text, ok=reply.ok)
-        result = turn.finish(intent, results, reply)
-        turn.emit(TurnEventType.TURN_END, timings_ms=result.timings_ms)
+        result = turn.finish(intent, results, reply, actions=actions, source=source, usage=usage)
+        turn.emit(
+            TurnEventType.TURN_END,
+            timings_ms=result.timings_ms,
+            source=None if source is None else str(source),
+            usage=None if usage is None else usage.to_json(),
+        )
         for listener in self.result_listeners:
             try:
                 listener(result)
             except Exception:  # an observer must never break a turn
                 _LOGGER.exception("[%s] turn result listener failed", turn.id)
         _LOGGER.info(
-            "[%s] %r -> %s -> %r (%.0f ms)",
+            "[%s] %r -> %s -> %r (%.0f ms%s)",
             turn.id,
             turn.text,
-            intent.name if intent else "no intent",
+            "+".join(a.intent.name for a in result.actions)
+            or (intent.name if intent else "no intent"),
             reply.text,
             result.timings_ms["total"],
+            ""
+            if usage is None
+            else f", llm {usage.tokens_in}+{usage.tokens_out} tokens, cost {usage.cost:.6f}",
         )
         return result
 
@@ -343,4 +388,6 @@ class Pipeline:
             return Reply(
                 self._responses.render("errors", "no_floor", floor=unknown["floor"]), ok=False
             )
-        return Reply(self._responses.render("errors", "no_intent"), ok=False)
+        return self._fallback.not_understood(
+            Reply(self._responses.render("errors", "no_intent"), ok=False)
+        )

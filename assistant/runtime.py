@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import importlib
 import logging
 import os
 import secrets
@@ -27,6 +28,7 @@ from assistant.pipeline import Pipeline
 from assistant.turn import EventCallback, jsonable
 
 if TYPE_CHECKING:
+    from assistant.understand.brain import Brain
     from assistant.voice import VoiceAssistant
     from integrations.mqtt.connection import MqttConnection
 from integrations.base import Driver
@@ -54,6 +56,8 @@ class Home:
         """Device id -> the virtual device serving it (demo home and tests)."""
         self._drivers: dict[str, Driver] = {}
         self.pipeline: Pipeline | None = None
+        self.brain: Brain | None = None
+        """The LLM, when config has an ``llm`` section."""
         self._want_voice = voice
         self._stack = contextlib.AsyncExitStack()
         self.mqtt: MqttConnection | None = None
@@ -141,6 +145,7 @@ class Home:
                 s.mqtt, self.registry, mqtt_entries, self._stack
             )
         dispatcher = Dispatcher(self.registry, self._drivers)
+        self.brain = await self._build_brain() if s.llm is not None else None
         self.pipeline = await asyncio.to_thread(
             Pipeline,
             self.registry,
@@ -148,10 +153,34 @@ class Home:
             language=s.language,
             callback=self._callback,
             safety=Safety(s.safety, self.registry),
+            brain=self.brain,
         )
         await asyncio.to_thread(self.pipeline.warm_up)
         if self._want_voice:
             self.voice = await self._build_voice(self.pipeline)
+
+    async def _build_brain(self) -> Brain:
+        """The LLM for what the grammar cannot place; closed with the home."""
+        llm, language = self.settings.llm, self.settings.language
+        assert llm is not None
+        # The brain needs the openai SDK: import it off the loop, and only when configured.
+        await asyncio.to_thread(importlib.import_module, "assistant.understand.brain")
+        from assistant.speak.responses import Responses
+        from assistant.understand.brain import Brain
+        from intents.handlers import HANDLERS
+
+        brain = await asyncio.to_thread(  # the reply templates are read from disk
+            lambda: Brain(
+                llm,
+                self.registry,
+                supported=HANDLERS,
+                state_dir=self.state_dir,
+                responses=Responses(language),
+            )
+        )
+        await self._stack.enter_async_context(brain)
+        _LOGGER.info("LLM: %r (local commands first)", brain)
+        return brain
 
     async def _build_voice(self, pipeline: Pipeline) -> VoiceAssistant:
         from assistant.speak.tts import Speaker
@@ -298,6 +327,7 @@ async def _start_hubs(
     from assistant.listen.arbiter import Arbiter
     from assistant.listen.satellites import SatelliteLink
     from assistant.listen.wyoming_server import WyomingServer
+    from assistant.listen.wyoming_wake import WakeSettings
 
     hubs = home.settings.hubs
     arbiter = Arbiter()
@@ -310,6 +340,7 @@ async def _start_hubs(
             area=hubs.wyoming.area or home.settings.site.area,
             transcriber=home.voice.transcribe_only,
             arbiter=arbiter,
+            wake=WakeSettings(hubs.wyoming.wake_word, hubs.wyoming.wake_threshold),
         )
         try:
             await stack.enter_async_context(server)
@@ -329,6 +360,7 @@ async def _start_hubs(
             area=satellite.area,
             arbiter=arbiter,
             transcriber=home.voice.transcribe_only,
+            wake=WakeSettings(satellite.wake_word, satellite.wake_threshold),
         )
         links.append(tasks.create_task(link.run(), name=f"satellite-{satellite.name}"))
     if hubs.local_mic.enabled:

@@ -10,13 +10,61 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from assistant.messages import CommandResult, Intent, Reply, TurnEvent, TurnEventType
+from assistant.messages import (
+    CommandResult,
+    Intent,
+    IntentSource,
+    Reply,
+    TurnEvent,
+    TurnEventType,
+)
 
-__all__ = ["Turn", "TurnResult", "EventCallback", "jsonable"]
+__all__ = ["Turn", "TurnResult", "TurnAction", "LlmUsage", "EventCallback", "jsonable"]
 
 _LOGGER = logging.getLogger(__name__)
 
 EventCallback = Callable[[TurnEvent], None]
+
+
+@dataclass(frozen=True, slots=True)
+class TurnAction:
+    """One intent a turn carried out (an LLM turn may carry out several)."""
+
+    intent: Intent
+    device_ids: tuple[str, ...] = ()
+    """The devices it acted on or asked about."""
+    ok: bool = True
+    """Whether its handler's reply was a success."""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.intent.name,
+            "slots": jsonable(dict(self.intent.slots)),
+            "devices": list(self.device_ids),
+            "ok": self.ok,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class LlmUsage:
+    """What the LLM cost one turn (every call of it, the vision model's included)."""
+
+    tokens_in: int = 0
+    """Prompt tokens."""
+    tokens_out: int = 0
+    """Completion tokens, reasoning included."""
+    cost: float = 0.0
+    """In the currency of ``llm.price_in`` / ``llm.price_out``."""
+    calls: int = 0
+    """Requests that were answered."""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "tokens_in": self.tokens_in,
+            "tokens_out": self.tokens_out,
+            "cost": round(self.cost, 9),
+            "calls": self.calls,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,8 +80,15 @@ class TurnResult:
     reply: Reply
     timings_ms: dict[str, float] = field(default_factory=dict)
     """Stage name -> milliseconds, plus ``total``."""
+    actions: tuple[TurnAction, ...] = ()
+    """Every intent carried out, in order; ``intent`` is the first (or the one not run)."""
+    source: IntentSource | None = None
+    """Which recognizer answered: the grammar, or the LLM after it; None: nothing heard."""
+    usage: LlmUsage | None = None
+    """Tokens and cost, for a turn the LLM took part in."""
 
     def to_json(self) -> dict[str, Any]:
+        source = self.source or (self.intent.source if self.intent is not None else None)
         return {
             "turn_id": self.turn_id,
             "text": self.text,
@@ -45,7 +100,8 @@ class TurnResult:
                 "name": self.intent.name,
                 "slots": dict(self.intent.slots),
             },
-            "source": None if self.intent is None else str(self.intent.source),
+            "source": None if source is None else str(source),
+            "actions": [action.to_json() for action in self.actions],
             "results": [
                 {
                     "device": r.device_id,
@@ -59,6 +115,7 @@ class TurnResult:
             ],
             "reply": self.reply.text,
             "ok": self.reply.ok,
+            "usage": None if self.usage is None else self.usage.to_json(),
             "timings_ms": {k: round(v, 2) for k, v in self.timings_ms.items()},
         }
 
@@ -115,10 +172,17 @@ class Turn:
             self.emit(TurnEventType.STAGE_END, name, duration_ms=self.timings_ms[name])
 
     def finish(
-        self, intent: Intent | None, results: Sequence[CommandResult], reply: Reply
+        self,
+        intent: Intent | None,
+        results: Sequence[CommandResult],
+        reply: Reply,
+        *,
+        actions: Sequence[TurnAction] = (),
+        source: IntentSource | None = None,
+        usage: LlmUsage | None = None,
     ) -> TurnResult:
         self.timings_ms["total"] = self.elapsed_ms()
-        result = TurnResult(
+        return TurnResult(
             self.id,
             self.text,
             self.site,
@@ -127,5 +191,7 @@ class Turn:
             tuple(results),
             reply,
             dict(self.timings_ms),
+            tuple(actions),
+            source,
+            usage,
         )
-        return result

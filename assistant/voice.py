@@ -138,7 +138,10 @@ class VoiceAssistant:
             result = self._pipeline.end_turn(turn, self._pipeline.reply("not_sure"))
         else:
             text = await self._best_reading(heard, area, turn)
-            result = await self._pipeline.run_text(text, area_id=area, turn=turn)
+            others = [t for t in (heard.text, *heard.alternatives) if t != text]
+            result = await self._pipeline.run_text(
+                text, area_id=area, turn=turn, alternatives=others
+            )
         return VoiceTurn(
             redact_pin(heard.text) if heard else "",
             result.reply.text,
