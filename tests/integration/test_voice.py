@@ -213,10 +213,11 @@ async def test_a_spoken_pin_is_masked_in_the_transcript_and_logs(voice_home, cap
     import logging
 
     home, hub = voice_home
-    pcm = await speak_to_pcm(home.speaker, "Unlock the door with pin 2468.")
+    # tiny.en often hears "unlock" as "I'm off" / "I mocked"; "disarm" it hears reliably
+    pcm = await speak_to_pcm(home.speaker, "Disarm the alarm 2468.")
     with caplog.at_level(logging.DEBUG):
         got = await stream_command(hub.port, pcm, realtime=False)
-    assert words(got.transcript).startswith("unlock the door with pin"), got.transcript
+    assert words(got.transcript).startswith("disarm the alarm"), got.transcript
     spoken_pin = re.compile(r"2\W?4\W?6\W?8|two four six eight", re.IGNORECASE)
     assert not re.search(r"\d", got.transcript), got.transcript
     assert not spoken_pin.search(caplog.text)
