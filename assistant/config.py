@@ -189,6 +189,10 @@ def _quoted_id(value: object) -> object:
     return value
 
 
+def _false_is_none(value: object) -> object:
+    return None if value is False else value
+
+
 MqttKind = Literal["light", "switch", "fan", "cover", "climate", "lock", "sensor", "binary_sensor"]
 
 
@@ -567,8 +571,9 @@ class LlmSettings(_Section):
     )
     model: Name = "mimo-v2-flash"
     """The text model: it reads the device list and calls tools."""
-    vision_model: Name | None = "mimo-v2-omni"
-    """Describes camera frames (no tools); none: the brain has no eyes."""
+    vision_model: Annotated[Name | None, BeforeValidator(_false_is_none)] = "mimo-v2-omni"
+    """Describes camera frames (no tools); ``false``: the brain has no eyes (an empty value
+    means the default, like every other key)."""
     api_key: SecretValue | None = None
     """Use ``!secret``; may be left out for a local server."""
     timeout: Annotated[StrictFloat, Field(gt=0, le=120)] = 8.0

@@ -136,6 +136,8 @@ class TurnEventType(enum.StrEnum):
     STAGE_END = "stage-end"
     INTENT = "intent"
     RESULT = "result"
+    LOOK = "look"
+    """The cameras looked at: names, the frames taken (sizes), the failures (codes)."""
     REPLY = "reply"
     ERROR = "error"
     TURN_END = "turn-end"

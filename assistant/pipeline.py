@@ -5,9 +5,10 @@ commands, ``ctx.safety`` decides on them, the dispatcher runs what it allows. A 
 with a command is taken out of the intent here, before anything is logged or published.
 Intents from another recognizer (the LLM) take the same path through ``act_on``.
 
-Local first: the grammar runs first; what it cannot place goes to the LLM when config has
-an ``llm`` section (``assistant.understand.chain``), whose tool calls run through ``act_on``'s
-path: safety, handlers, events. An LLM turn may carry out several intents: the result lists
+Local first: the grammar runs first; what it cannot place, or a question that needs a
+camera's eyes (``assistant.understand.eyes``), goes to the LLM when config has an ``llm``
+section (``assistant.understand.chain``), whose tool calls run through ``act_on``'s path:
+safety, handlers, events. An LLM turn may carry out several intents: the result lists
 them all (``TurnResult.actions``) with its tokens and cost.
 
 The conversation is a short per-site history of what each turn acted on, so "turn it off"
@@ -32,11 +33,13 @@ from assistant.speak.responses import Responses
 from assistant.turn import EventCallback, LlmUsage, Turn, TurnAction, TurnResult
 from assistant.understand.chain import Fallback, LlmAnswer, device_ids
 from assistant.understand.conversation import Conversation, Exchange
+from assistant.understand.eyes import Eyes
 from assistant.understand.grammar import GrammarRecognizer, NoMatch
 from intents.handlers import CONFIRM_INTENTS, HANDLERS, HandlerContext, Outcome
 from intents.handlers.common import DEVICE_IDS, REFER
 
 if TYPE_CHECKING:
+    from assistant.look import Camera, Cameras
     from assistant.understand.brain import Brain
 
 __all__ = ["Pipeline", "Conversation", "Exchange"]
@@ -68,9 +71,11 @@ class Pipeline:
         safety: Safety | None = None,
         conversation: Conversation | None = None,
         brain: Brain | None = None,
+        cameras: Cameras | None = None,
     ) -> None:
         """``safety``: built from ``settings.safety`` (default: the safe defaults);
-        ``brain``: the LLM for what the grammar cannot place (None: local only)."""
+        ``brain``: the LLM for what the grammar cannot place (None: local only);
+        ``cameras``: what the LLM may look through for a question that needs eyes."""
         self.registry = registry
         self._dispatcher = dispatcher
         self._recognizer = GrammarRecognizer(registry, language=language)
@@ -78,7 +83,8 @@ class Pipeline:
         self._callback = callback
         self.safety = safety if safety is not None else Safety(SafetySettings(), registry)
         self.conversation = conversation if conversation is not None else Conversation()
-        self._fallback = Fallback(brain, self._responses)
+        eyes = Eyes(cameras, registry) if cameras is not None else None
+        self._fallback = Fallback(brain, self._responses, eyes=eyes)
         self.result_listeners: list[Callable[[TurnResult], None]] = []
         """Called with every finished turn (the MQTT turn topic, ...); must not block."""
 
@@ -92,10 +98,17 @@ class Pipeline:
         """Compile the grammar once so the first turn is fast (blocking: use a thread)."""
         self._recognizer.recognize("turn on the light")
 
-    async def understands(self, text: str, *, area_id: str | None = None) -> bool:
-        """Whether the grammar places ``text`` (to choose between readings of one utterance)."""
+    async def understands(
+        self, text: str, *, area_id: str | None = None, whole: bool = False
+    ) -> bool:
+        """Whether the grammar places ``text`` (to choose between readings of one utterance).
+
+        ``whole``: and it is a command on its own, not only a reference to the last turn's
+        devices ("turn on that" may be "turn on the ..." cut at a pause)."""
         recognized = await asyncio.to_thread(self._recognizer.recognize, text, area_id=area_id)
-        return isinstance(recognized, Intent)
+        if not isinstance(recognized, Intent):
+            return False
+        return not (whole and "refer" in recognized.slots)
 
     def new_turn(
         self, text: str = "", *, area_id: str | None = None, site: str = "default"
@@ -135,16 +148,19 @@ class Pipeline:
                 # but nothing here carries out: the LLM may know better, else "can't yet"
                 if self._fallback.brain is not None:
                     recognized = NoMatch(text)
+            cameras = self._fallback.cameras_for(turn.text, recognized, area_id)
+            if cameras:  # "is anyone at the front door?": the LLM looks (or says it cannot)
+                recognized = NoMatch(text)
             pending = self.safety.take_pending(turn.site, turn.id)
             if isinstance(recognized, NoMatch):  # with a PIN in it, name no unknown words
                 heard = recognized if turn.text == text else NoMatch(turn.text)
-                if self._fallback.wants(heard):
+                if self._fallback.wants(heard, cameras):
                     source = IntentSource.LLM
-                    answer = await self._ask_llm(turn, alternatives, area_id)
+                    answer = await self._ask_llm(turn, alternatives, area_id, cameras)
                     reply, results, actions = answer.reply, answer.results, answer.actions
                     intent = actions[0].intent if actions else None
                 else:
-                    reply = self._explain(heard)
+                    reply = self._fallback.explain(heard, cameras)
             else:
                 intent, pin = self._take_pin(turn, recognized)
                 resolved = self._resolve(intent, turn.site)
@@ -193,7 +209,11 @@ class Pipeline:
         return intent, await self._act(turn, intent, area_id, None, None)
 
     async def _ask_llm(
-        self, turn: Turn, alternatives: Sequence[str], area_id: str | None
+        self,
+        turn: Turn,
+        alternatives: Sequence[str],
+        area_id: str | None,
+        cameras: Sequence[Camera],
     ) -> LlmAnswer:
         """The LLM's turn; its devices are remembered as one exchange, for "turn it off"."""
 
@@ -206,6 +226,7 @@ class Pipeline:
             alternatives=[redact_pin(a) for a in alternatives if a],
             area_id=area_id,
             history=self.history(turn.site),
+            cameras=cameras,
         )
         if answer.device_ids:
             name = answer.actions[0].intent.name
@@ -243,6 +264,7 @@ class Pipeline:
             timings_ms=result.timings_ms,
             source=None if source is None else str(source),
             usage=None if usage is None else usage.to_json(),
+            cameras=list(result.cameras),
         )
         for listener in self.result_listeners:
             try:
@@ -371,23 +393,3 @@ class Pipeline:
             ids = tuple(d.id for d in found.devices)
         if ids:
             self.conversation.remember(turn.site, turn.text, intent.name, ids, outcome.reply.text)
-
-    def _explain(self, no_match: NoMatch) -> Reply:
-        unknown = no_match.unknown
-        if "name" in unknown:
-            return Reply(
-                self._responses.render("errors", "no_device", name=unknown["name"]), ok=False
-            )
-        if "area" in unknown:
-            return Reply(
-                self._responses.render("errors", "no_area", area=unknown["area"]), ok=False
-            )
-        if no_match.needs_area:
-            return Reply(self._responses.render("errors", "no_area_context"), ok=False)
-        if "floor" in unknown:
-            return Reply(
-                self._responses.render("errors", "no_floor", floor=unknown["floor"]), ok=False
-            )
-        return self._fallback.not_understood(
-            Reply(self._responses.render("errors", "no_intent"), ok=False)
-        )

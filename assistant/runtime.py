@@ -28,6 +28,7 @@ from assistant.pipeline import Pipeline
 from assistant.turn import EventCallback, jsonable
 
 if TYPE_CHECKING:
+    from assistant.look import Cameras
     from assistant.understand.brain import Brain
     from assistant.voice import VoiceAssistant
     from integrations.mqtt.connection import MqttConnection
@@ -58,6 +59,8 @@ class Home:
         self.pipeline: Pipeline | None = None
         self.brain: Brain | None = None
         """The LLM, when config has an ``llm`` section."""
+        self.cameras: Cameras | None = None
+        """What the LLM may look through, when config has a ``cameras`` section."""
         self._want_voice = voice
         self._stack = contextlib.AsyncExitStack()
         self.mqtt: MqttConnection | None = None
@@ -146,6 +149,7 @@ class Home:
             )
         dispatcher = Dispatcher(self.registry, self._drivers)
         self.brain = await self._build_brain() if s.llm is not None else None
+        self.cameras = await self._build_cameras() if s.cameras else None
         self.pipeline = await asyncio.to_thread(
             Pipeline,
             self.registry,
@@ -154,6 +158,7 @@ class Home:
             callback=self._callback,
             safety=Safety(s.safety, self.registry),
             brain=self.brain,
+            cameras=self.cameras,
         )
         await asyncio.to_thread(self.pipeline.warm_up)
         if self._want_voice:
@@ -181,6 +186,17 @@ class Home:
         await self._stack.enter_async_context(brain)
         _LOGGER.info("LLM: %r (local commands first)", brain)
         return brain
+
+    async def _build_cameras(self) -> Cameras:
+        """The cameras (an ``mqtt_topic`` one reads ``self.mqtt``); closed with the home."""
+        # PyAV (FFmpeg) comes with them: import it off the loop, and only when configured.
+        await asyncio.to_thread(importlib.import_module, "assistant.look")
+        from assistant.look import Cameras
+
+        cameras = Cameras.from_settings(self.settings, mqtt=self.mqtt)
+        await self._stack.enter_async_context(cameras)
+        _LOGGER.info("Cameras: %s", ", ".join(c.name for c in cameras.cameras))
+        return cameras
 
     async def _build_voice(self, pipeline: Pipeline) -> VoiceAssistant:
         from assistant.speak.tts import Speaker

@@ -86,6 +86,8 @@ class TurnResult:
     """Which recognizer answered: the grammar, or the LLM after it; None: nothing heard."""
     usage: LlmUsage | None = None
     """Tokens and cost, for a turn the LLM took part in."""
+    cameras: tuple[str, ...] = ()
+    """The names of the cameras looked through (never their URLs)."""
 
     def to_json(self) -> dict[str, Any]:
         source = self.source or (self.intent.source if self.intent is not None else None)
@@ -116,6 +118,7 @@ class TurnResult:
             "reply": self.reply.text,
             "ok": self.reply.ok,
             "usage": None if self.usage is None else self.usage.to_json(),
+            "cameras": list(self.cameras),
             "timings_ms": {k: round(v, 2) for k, v in self.timings_ms.items()},
         }
 
@@ -146,6 +149,8 @@ class Turn:
         self.site = site
         self.area = area
         self.timings_ms: dict[str, float] = {}
+        self.cameras: tuple[str, ...] = ()
+        """The names of the cameras looked through this turn."""
         self._callback = callback
         self._started = time.perf_counter()
 
@@ -194,4 +199,5 @@ class Turn:
             tuple(actions),
             source,
             usage,
+            self.cameras,
         )

@@ -203,7 +203,7 @@ class VoiceAssistant:
             self._segmenter_settings,
             list(self._hints()),
             transcribe=lambda pcm, hints: self._transcriber.transcribe(pcm, hints=hints),
-            understands=lambda text: self._pipeline.understands(text, area_id=area),
+            understands=lambda text: self._pipeline.understands(text, area_id=area, whole=True),
             early_seconds=self._settings.vad.early_seconds,
             min_confidence=self._settings.stt.min_confidence,
         )

@@ -64,7 +64,7 @@ def llm_section(server: LlmServer, **overrides: object) -> str:
         "base_url": server.base_url,
         "api_key": "!secret llm_key",
         "model": "text-model",
-        "vision_model": "null",
+        "vision_model": "false",
         "timeout": 5.0,
         "price_in": 1.0,
         "price_out": 4.0,

@@ -98,3 +98,12 @@ def test_history_expires_and_keeps_the_last_few() -> None:
     assert conversation.last_targets("hub") == ("lamp2",)
     now[0] = 61
     assert conversation.recent("hub") == [] and conversation.last_targets("hub") == ()
+
+
+async def test_a_bare_reference_is_no_whole_command_for_an_early_end(home):
+    """Voice ends an utterance early only on a whole command: "turn on that" may be
+    "turn on the ... bedroom light" cut at a pause, so it waits for the full silence."""
+    pipeline = home.pipeline
+    assert await pipeline.understands("turn on that")
+    assert not await pipeline.understands("turn on that", whole=True)
+    assert await pipeline.understands("turn on the bedroom light", whole=True)

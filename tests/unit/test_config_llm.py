@@ -134,3 +134,9 @@ def test_a_key_where_a_string_is_expected_is_not_shown():
 def test_an_unset_key_variable_is_reported():
     problems = problems_of("llm:\n  api_key: !env MIMO_KEY\n")
     assert len(problems) == 1 and "llm.api_key" in problems[0] and "!env" in problems[0]
+
+
+def test_vision_model_false_means_no_eyes(tmp_path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text("llm: {base_url: 'http://127.0.0.1:9/v1', vision_model: false}\n")
+    assert load_config(path).llm.vision_model is None

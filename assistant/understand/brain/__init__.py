@@ -13,7 +13,7 @@ Use::
 
 from __future__ import annotations
 
-from .brain import MAX_CALLS_PER_ROUND, ActionOutcome, Brain, BrainResult, Executor
+from .brain import MAX_CALLS_PER_ROUND, MAX_LOOKS, ActionOutcome, Brain, BrainResult, Executor, Look
 from .client import Completion, LlmClient, ToolCall
 from .context import DeviceContext, build_context, estimate_request_tokens, estimate_tokens
 from .cost import BUDGET_FILE, Budget, Pricing, Usage
@@ -32,7 +32,7 @@ from .errors import (
 )
 from .prompt import Exchange, PastTurn
 from .reply import Action
-from .tools import TOOL_SPECS, Rejection, to_intent, tool_definitions
+from .tools import LOOK_TOOL, TOOL_SPECS, Rejection, to_intent, tool_definitions
 
 __all__ = [
     "Action",
@@ -53,7 +53,10 @@ __all__ = [
     "Exchange",
     "Executor",
     "LlmClient",
+    "Look",
+    "LOOK_TOOL",
     "MAX_CALLS_PER_ROUND",
+    "MAX_LOOKS",
     "NoCredit",
     "PastTurn",
     "Pricing",

@@ -1,5 +1,10 @@
 """The brain: one LLM turn, from an utterance (and camera frames) to executed intents.
 
+Frames given with the turn are described first by the vision model (no tools); the text model
+gets that description as data. When the caller can fetch frames (``look``), the text model
+may also call ``LookAtCamera``: the frame is described the same way and the description is
+the tool's result, data again.
+
 The brain never touches a device. Each tool call is checked (:mod:`.tools`) and, when it is a
 valid intent, handed to the caller's ``execute`` callback, which runs safety and the handlers
 and returns their outcome; that outcome is fed back to the model for the next round. The
@@ -20,6 +25,7 @@ from typing import Any, Protocol
 
 from assistant.act.registry import Registry
 from assistant.config import LlmSettings
+from assistant.errors import AssistantError
 from assistant.messages import CommandResult, Intent, Reply
 from assistant.speak.responses import Responses
 from assistant.turn import jsonable
@@ -28,16 +34,30 @@ from .client import Completion, LlmClient, ToolCall
 from .context import DeviceContext, build_context
 from .cost import BUDGET_FILE, Budget, Pricing, Usage
 from .errors import BrainError
-from .prompt import PastTurn, text_messages, vision_messages
+from .prompt import PastTurn, camera_data, text_messages, vision_messages
 from .reply import PHRASES, Action, build_reply
-from .tools import Rejection, to_intent, tool_definitions
+from .tools import LOOK_TOOL, Rejection, camera_argument, look_tool, to_intent, tool_definitions
 
-__all__ = ["Brain", "BrainResult", "Executor", "ActionOutcome", "MAX_CALLS_PER_ROUND"]
+__all__ = [
+    "Brain",
+    "BrainResult",
+    "Executor",
+    "ActionOutcome",
+    "Look",
+    "MAX_CALLS_PER_ROUND",
+    "MAX_LOOKS",
+]
 
 _LOGGER = logging.getLogger(__name__)
 
 MAX_CALLS_PER_ROUND = 8
 """Tool calls carried out from one answer; further ones are refused."""
+MAX_LOOKS = 2
+"""``LookAtCamera`` calls answered per turn (each costs a vision request)."""
+
+Look = Callable[[str], Awaitable[bytes]]
+"""Fetches a fresh JPEG frame of the camera called so; raises an ``AssistantError`` with a
+speakable message when there is none (a ``LookError``)."""
 
 
 class ActionOutcome(Protocol):
@@ -97,6 +117,11 @@ class _Turn:
     refused: list[tuple[int, Rejection]] = field(default_factory=list)
     usage: Usage = field(default_factory=Usage)
     rounds: int = 0
+    deadline: float = 0.0
+    cameras: tuple[str, ...] = ()
+    """Cameras ``LookAtCamera`` may name."""
+    look: Look | None = None
+    looked: list[str] = field(default_factory=list)
 
 
 class Brain:
@@ -154,17 +179,24 @@ class Brain:
         area_id: str | None = None,
         history: Sequence[PastTurn] = (),
         images: Sequence[bytes] = (),
+        cameras: Sequence[str] = (),
+        look: Look | None = None,
         turn_id: str = "-",
     ) -> BrainResult:
         """Understand ``text`` and act through ``execute``; at most ``timeout`` seconds of LLM.
 
         ``history``: this hub's recent turns, oldest first (``Pipeline.history(site)``);
-        ``images``: JPEG frames the question is about. Raises a :class:`BrainError` (with a
-        speakable message) when nothing could be done: budget, timeout, HTTP errors.
+        ``images``: JPEG frames the question is about; ``cameras`` and ``look``: what the
+        ``LookAtCamera`` tool may look through, and how (offered only with both and a vision
+        model). Raises a :class:`BrainError` (with a speakable message) when nothing could
+        be done: budget, timeout, HTTP errors.
         """
         self.budget.check()
         deadline = time.monotonic() + self._settings.timeout
         turn = _Turn(turn_id, text, area_id, tuple(alternatives), tuple(history))
+        turn.deadline = deadline
+        if look is not None and self.has_eyes:
+            turn.cameras, turn.look = tuple(cameras), look
         description = await self._describe(turn, images, deadline) if images else None
         context = self._context(turn)
         messages = text_messages(
@@ -218,13 +250,14 @@ class Brain:
         deadline: float,
     ) -> str | None:
         """Ask, execute the tool calls, feed the results back; the model's last text."""
+        tools = self._tools + ([look_tool(turn.cameras)] if turn.cameras else [])
         for round_ in range(1, self._settings.max_tool_rounds + 1):
             self.budget.check()
             turn.rounds = round_
             completion = await self._client.complete(
                 model=self._settings.model,
                 messages=messages,
-                tools=self._tools,
+                tools=tools,
                 deadline=deadline,
                 pricing=self._pricing,
                 turn_id=turn.turn_id,
@@ -248,6 +281,8 @@ class Brain:
 
     async def _call(self, turn: _Turn, call: ToolCall, round_: int, execute: Executor) -> str:
         """Check and execute one tool call; the tool result for the model (JSON text)."""
+        if call.name == LOOK_TOOL and turn.cameras:
+            return await self._look_at(turn, call)
         intent = to_intent(
             call.name,
             call.arguments,
@@ -269,6 +304,24 @@ class Brain:
             action = Action(intent, Reply(PHRASES["failed"], ok=False), (), round_)
         turn.actions.append(action)
         return _dumps(_tool_result(action))
+
+    async def _look_at(self, turn: _Turn, call: ToolCall) -> str:
+        """``LookAtCamera``: a fresh frame, described by the vision model, as data."""
+        camera = camera_argument(call.arguments, turn.cameras)
+        if isinstance(camera, Rejection):
+            return _dumps({"ok": False, "error": camera.reason})
+        if camera in turn.looked or len(turn.looked) >= MAX_LOOKS:
+            said = "already looked there" if camera in turn.looked else "no more looks this turn"
+            return _dumps({"ok": False, "error": said})
+        turn.looked.append(camera)
+        assert turn.look is not None
+        _LOGGER.info("[%s] LLM looks at camera %s", turn.turn_id, camera)
+        try:
+            image = await turn.look(camera)
+        except AssistantError as err:  # a LookError: its message says which camera failed
+            return _dumps({"ok": False, "error": err.message})
+        description = await self._describe(turn, [image], turn.deadline) or ""
+        return _dumps({"ok": True, "camera": camera, "sees": camera_data(description)})
 
     def _result(
         self,

@@ -23,6 +23,7 @@ __all__ = [
     "text_messages",
     "vision_messages",
     "image_part",
+    "camera_data",
 ]
 
 MAX_HISTORY = 3
@@ -90,8 +91,13 @@ def _utterance(text: str, alternatives: Sequence[str], description: str | None) 
     if others:
         lines.append("Also heard: " + " | ".join(f'"{a}"' for a in others[:3]))
     if description is not None:
-        lines += ["<camera>", _neutralised(description), "</camera>"]
+        lines.append(camera_data(description))
     return "\n".join(lines)
+
+
+def camera_data(description: str) -> str:
+    """A camera description as the text model gets it: in ``<camera>`` tags, as data."""
+    return f"<camera>\n{_neutralised(description)}\n</camera>"
 
 
 def _neutralised(description: str) -> str:

@@ -5,15 +5,17 @@ checked here (known tool, JSON object, known keys, types, ranges, a device or ar
 exists and is exposed) before it becomes an ``Intent(source=LLM)``; anything else becomes a
 :class:`Rejection` that is fed back to the model and never reaches a device.
 
-``LookAtCamera`` and timers are not tools yet: no handler exists for them. Confirmation
-intents (``MimoConfirm``, ``MimoCancel``, ``HassNevermind``) never are: a confirmation must
-come from the person, not from the model.
+``LookAtCamera`` is no intent: it only looks. The brain offers it when the turn has cameras
+(and a vision model) to look through; :func:`camera_argument` checks its one argument, and
+the brain answers it with what the vision model sees, as data. Timers are not tools yet: no
+handler exists for them. Confirmation intents (``MimoConfirm``, ``MimoCancel``,
+``HassNevermind``) never are: a confirmation must come from the person, not from the model.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,7 +24,16 @@ from assistant.act.targets import resolve_targets
 from assistant.messages import Intent, IntentSource
 from intents.handlers.lights import COLORS
 
-__all__ = ["ToolSpec", "TOOL_SPECS", "Rejection", "tool_definitions", "to_intent"]
+__all__ = [
+    "LOOK_TOOL",
+    "ToolSpec",
+    "TOOL_SPECS",
+    "Rejection",
+    "camera_argument",
+    "look_tool",
+    "tool_definitions",
+    "to_intent",
+]
 
 _KIND_DOMAINS = {kind.value: domain for kind, domain in HA_DOMAINS.items()}
 """Our kinds (``purifier``) as the HA domains the handlers expect (``fan``)."""
@@ -103,6 +114,31 @@ _SPECS = {spec.intent: spec for spec in TOOL_SPECS}
 def tool_definitions(supported: Collection[str]) -> list[dict[str, Any]]:
     """The chat-completions ``tools`` for the intents in ``supported`` (e.g. ``HANDLERS``)."""
     return [_definition(spec) for spec in TOOL_SPECS if spec.intent in supported]
+
+
+LOOK_TOOL = "LookAtCamera"
+
+
+def look_tool(cameras: Sequence[str]) -> dict[str, Any]:
+    """The ``LookAtCamera`` tool for the cameras called ``cameras``."""
+    name = {"type": "string", "enum": list(cameras), "description": "a camera name"}
+    parameters = {"type": "object", "properties": {"name": name}, "required": ["name"]}
+    description = "Take a fresh picture with a camera; you get a description of it"
+    function = {"name": LOOK_TOOL, "description": description, "parameters": parameters}
+    return {"type": "function", "function": function}
+
+
+def camera_argument(arguments: str, cameras: Sequence[str]) -> str | Rejection:
+    """The camera a ``LookAtCamera`` call names (as configured), or why it names none."""
+    args = _arguments(LOOK_TOOL, arguments)
+    if isinstance(args, Rejection):
+        return args
+    wanted = args.get("name")
+    found = [c for c in cameras if isinstance(wanted, str) and c.casefold() == wanted.casefold()]
+    if set(args) != {"name"} or not found:
+        reason = f"give name, one of: {', '.join(cameras)}"
+        return Rejection(LOOK_TOOL, reason, "bad_arguments")
+    return found[0]
 
 
 def _definition(spec: ToolSpec) -> dict[str, Any]:
