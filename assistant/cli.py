@@ -108,7 +108,7 @@ def _main(args: argparse.Namespace) -> int:
         if args.command == "check-config":
             return _check_config(path, settings, args.json)
         if args.command == "run":
-            from assistant.runtime import serve
+            from assistant.daemon import serve
 
             printer = _EventPrinter() if args.json else None
             try:

@@ -7,7 +7,8 @@ import asyncio
 import json
 import logging
 
-from assistant.runtime import Home, _start_mqtt
+from assistant.daemon import _start_mqtt
+from assistant.runtime import Home
 from integrations.mqtt import MqttConnection
 
 from ..mqtt_devices import DeviceSimulator

@@ -5,7 +5,8 @@ from __future__ import annotations
 import contextlib
 import json
 
-from assistant.runtime import Home, _start_mqtt
+from assistant.daemon import _start_mqtt
+from assistant.runtime import Home
 from integrations.mqtt import MqttConnection
 
 from .home import load_home
