@@ -11,7 +11,7 @@ from typing import Any
 
 from .entity import PayloadError
 
-__all__ = ["hs_to_rgb", "is_rgb", "xy_to_rgb"]
+__all__ = ["hs_to_rgb", "is_rgb", "rgb_to_xy", "xy_to_rgb"]
 
 _MIN_Y = 0.001
 """A smaller CIE y is no real colour (and overflows the conversion)."""
@@ -33,17 +33,36 @@ def hs_to_rgb(hue: float, saturation: float) -> tuple[int, int, int]:
 
 
 def xy_to_rgb(x: float, y: float, what: str = "colour") -> tuple[int, int, int]:
-    """CIE 1931 x, y -> sRGB (D65); PayloadError (naming ``what``) outside the diagram."""
+    """CIE 1931 x, y -> full-brightness sRGB; PayloadError (naming ``what``) outside the
+    diagram. Philips Hue's wide-gamut D65 matrices, as Home Assistant converts."""
     if not (0 <= x <= 1 and _MIN_Y <= y <= 1):
         raise PayloadError(f"{what} x/y ({x:g}, {y:g}) is outside the CIE diagram")
     big_x, big_z = x / y, (1 - x - y) / y
     linear = [
-        max(0.0, 3.2406 * big_x - 1.5372 - 0.4986 * big_z),
-        max(0.0, -0.9689 * big_x + 1.8758 + 0.0415 * big_z),
-        max(0.0, 0.0557 * big_x - 0.2040 + 1.0570 * big_z),
+        max(0.0, big_x * 1.656492 - 0.354851 - big_z * 0.255038),
+        max(0.0, -big_x * 0.707196 + 1.655397 + big_z * 0.036152),
+        max(0.0, big_x * 0.051713 - 0.121364 + big_z * 1.011530),
     ]
-    top = max(linear) or 1.0
-    return _bytes([_gamma(channel / top) for channel in linear])
+    encoded = [_gamma(channel) for channel in linear]
+    top = max(encoded) or 1.0
+    return _bytes([channel / top for channel in encoded])
+
+
+def rgb_to_xy(rgb: tuple[int, int, int]) -> tuple[float, float]:
+    """sRGB 0-255 -> CIE 1931 x, y to four places (black -> 0, 0); the inverse of
+    :func:`xy_to_rgb` up to brightness."""
+    red, green, blue = (_linear(part / 255) for part in rgb)
+    x = red * 0.664511 + green * 0.154324 + blue * 0.162028
+    y = red * 0.283881 + green * 0.668433 + blue * 0.047685
+    z = red * 0.000088 + green * 0.072310 + blue * 0.986039
+    total = x + y + z
+    if total == 0:
+        return 0.0, 0.0
+    return round(x / total, 4), round(y / total, 4)
+
+
+def _linear(value: float) -> float:
+    return ((value + 0.055) / 1.055) ** 2.4 if value > 0.04045 else value / 12.92
 
 
 def _gamma(linear: float) -> float:

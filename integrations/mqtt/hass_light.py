@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from integrations.base import DeviceKind, DeviceSpec, Trait
 
+from .colour import rgb_to_xy, xy_to_rgb
 from .entity import PayloadError, Publish, kelvin_to_mired, mired_to_kelvin, number, scale
 from .hass_components import (
     Built,
@@ -44,7 +45,7 @@ from .templates import Payload
 if TYPE_CHECKING:
     from assistant.messages import DeviceCommand
 
-__all__ = ["build_light", "rgb_to_xy", "xy_to_rgb"]
+__all__ = ["build_light"]
 
 _COLOR_MODES = ("onoff", "brightness", "color_temp", "hs", "xy", "rgb", "rgbw", "rgbww", "white")
 _COLOR_FORMS = ("rgb", "xy", "hs", "rgbw", "rgbww")
@@ -352,42 +353,3 @@ def _rgb_from_object(color: Mapping[str, Any]) -> tuple[int, int, int] | None:
         parts = colorsys.hsv_to_rgb((hue % 360) / 360, max(0, min(100, saturation)) / 100, 1)
         return round(parts[0] * 255), round(parts[1] * 255), round(parts[2] * 255)
     return None
-
-
-# -- colour spaces (Philips Hue's wide-gamut matrices, as Home Assistant uses) --------------
-
-
-def rgb_to_xy(rgb: tuple[int, int, int]) -> tuple[float, float]:
-    """sRGB 0-255 -> CIE 1931 xy, to four places (black -> 0, 0)."""
-    red, green, blue = (_linear(part / 255) for part in rgb)
-    x = red * 0.664511 + green * 0.154324 + blue * 0.162028
-    y = red * 0.283881 + green * 0.668433 + blue * 0.047685
-    z = red * 0.000088 + green * 0.072310 + blue * 0.986039
-    total = x + y + z
-    if total == 0:
-        return 0.0, 0.0
-    return round(x / total, 4), round(y / total, 4)
-
-
-def xy_to_rgb(x: float, y: float) -> tuple[int, int, int]:
-    """CIE 1931 xy -> sRGB 0-255 at full brightness; PayloadError outside 0..1."""
-    if not (0 <= x <= 1 and 0 < y <= 1):
-        raise PayloadError(f"colour x={x:g} y={y:g} is outside the CIE diagram")
-    big_x, big_z = x / y, (1 - x - y) / y
-    red = big_x * 1.656492 - 0.354851 - big_z * 0.255038
-    green = -big_x * 0.707196 + 1.655397 + big_z * 0.036152
-    blue = big_x * 0.051713 - 0.121364 + big_z * 1.011530
-    parts = [_gamma(max(0.0, part)) for part in (red, green, blue)]
-    top = max(parts)
-    if top <= 0:
-        return 0, 0, 0
-    red_out, green_out, blue_out = (round(part / top * 255) for part in parts)
-    return red_out, green_out, blue_out
-
-
-def _linear(value: float) -> float:
-    return ((value + 0.055) / 1.055) ** 2.4 if value > 0.04045 else value / 12.92
-
-
-def _gamma(value: float) -> float:
-    return 12.92 * value if value <= 0.0031308 else 1.055 * value ** (1 / 2.4) - 0.055

@@ -879,3 +879,11 @@ def test_state_payload_garbage_is_a_short_payload_error() -> None:
         with pytest.raises(PayloadError) as caught:
             light.state["zigbee2mqtt/Kitchen light"](garbage)
         assert len(str(caught.value)) < 120
+
+
+def test_colour_round_trip_is_one_conversion() -> None:
+    from integrations.mqtt.colour import rgb_to_xy, xy_to_rgb
+
+    for rgb in [(255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 160, 40), (255, 255, 255)]:
+        back = xy_to_rgb(*rgb_to_xy(rgb))
+        assert max(abs(a - b) for a, b in zip(back, rgb, strict=True)) <= 3, (rgb, back)

@@ -445,8 +445,9 @@ def test_light_state(entities: dict[str, Entity]) -> None:
 
 
 def test_colour_state(entities: dict[str, Entity]) -> None:
-    red = _state(entities[HUE], {"color": {"x": 0.64, "y": 0.33}})["rgb"]
-    assert red[0] == 255 and red[1] < 40 and red[2] < 40
+    # the xy Home Assistant sends for pure red (wide-gamut D65, as Hue bulbs use)
+    red = _state(entities[HUE], {"color": {"x": 0.7006, "y": 0.2993}})["rgb"]
+    assert red[0] == 255 and red[1] < 10 and red[2] < 10
     assert _state(entities[HUE], {"color": {"hue": 240, "saturation": 100}}) == {"rgb": (0, 0, 255)}
 
 
