@@ -213,11 +213,20 @@ async def test_a_spoken_pin_is_masked_in_the_transcript_and_logs(voice_home, cap
     import logging
 
     home, hub = voice_home
-    # tiny.en often hears "unlock" as "I'm off" / "I mocked"; "disarm" it hears reliably
-    pcm = await speak_to_pcm(home.speaker, "Disarm the alarm 2468.")
-    with caplog.at_level(logging.DEBUG):
-        got = await stream_command(hub.port, pcm, realtime=False)
-    assert words(got.transcript).startswith("disarm the alarm"), got.transcript
+    # Masking is keyed on the verb ("unlock" / "disarm" ...), so whisper must hear it.
+    # piper's speech varies from one synthesis to the next (its noise is random) and tiny.en
+    # sometimes hears "disarm" as "this arm": speak it again until the verb is heard.
+    heard, logged = [], []
+    for _ in range(4):
+        pcm = await speak_to_pcm(home.speaker, "Disarm the alarm 2468.")  # (piper logs it)
+        with caplog.at_level(logging.DEBUG):
+            caplog.clear()
+            got = await stream_command(hub.port, pcm, realtime=False)
+            logged = [r.getMessage() for r in caplog.records]
+        heard.append(got.transcript)
+        if words(got.transcript).startswith("disarm the alarm"):
+            break
+    assert words(got.transcript).startswith("disarm the alarm"), heard
     spoken_pin = re.compile(r"2\W?4\W?6\W?8|two four six eight", re.IGNORECASE)
     assert not re.search(r"\d", got.transcript), got.transcript
-    assert not spoken_pin.search(caplog.text)
+    assert logged and not spoken_pin.search("\n".join(logged))
