@@ -20,6 +20,7 @@ from assistant import __version__
 from assistant.config import Settings, default_config_path, load_config, resolve_control_socket
 from assistant.control import NO_DAEMON, daemon_alive, request
 from assistant.errors import AssistantError, ConfigError, ControlError
+from assistant.listen.wakeword import check_wake_words
 from assistant.messages import TurnEvent
 from assistant.secrets import Secret
 from integrations.miio.spec import check_models
@@ -92,7 +93,9 @@ def _main(args: argparse.Namespace) -> int:
         return EXIT_CONFIG
     try:
         warnings: list[str] = []
-        settings = load_config(path, checks=[check_models, _check_mqtt], warn=warnings.append)
+        settings = load_config(
+            path, checks=[check_models, _check_mqtt, check_wake_words], warn=warnings.append
+        )
     except ConfigError as err:
         if args.json and args.command == "check-config":
             print(json.dumps({"config": str(path), "ok": False, "problems": err.problems}))

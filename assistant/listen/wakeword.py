@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -74,6 +74,34 @@ def wake_word_key(name: str | None) -> str | None:
     text = _VERSION.sub("", text)
     words = [_SPELLINGS.get(word, word) for word in _WORDS.findall(text)]
     return "_".join(words) or None
+
+
+_KNOWN_BUNDLED = frozenset({"okay_nabu", "hey_jarvis", "hey_mycroft", "alexa", "hey_rhasspy"})
+"""pyopen-wakeword 1.x's models, so checking a usual config needs no import of it."""
+
+
+def check_wake_words(settings: Any) -> Iterator[tuple[tuple[str | int, ...], str]]:
+    """Config check: every configured wake word is a bundled model or an existing file.
+
+    Yields ``(key path, message)`` for ``assistant.config.load_config(checks=...)``; without
+    it a misspelt model would only show up at the first wake word pipeline.
+    """
+    hubs = settings.hubs
+    wanted: list[tuple[tuple[str | int, ...], str]] = [
+        (("hubs", "wyoming", "wake_word"), hubs.wyoming.wake_word),
+        (("hubs", "local_mic", "wake_word"), hubs.local_mic.wake_word),
+    ]
+    wanted += [
+        (("hubs", "satellites", index, "wake_word"), satellite.wake_word)
+        for index, satellite in enumerate(hubs.satellites)
+    ]
+    for loc, name in wanted:
+        if name.endswith(".tflite") or "/" in name:
+            if not Path(name).expanduser().is_file():
+                yield loc, f"no wake word model file {name}"
+        elif wake_word_key(name) not in _KNOWN_BUNDLED and bundled_model([name]) is None:
+            known = ", ".join(available_models())
+            yield loc, f"unknown wake word {name!r}; bundled: {known}, or a .tflite file"
 
 
 def bundled_model(names: Iterable[str]) -> str | None:
@@ -184,14 +212,17 @@ def _load(model: str | Path) -> tuple[OpenWakeWordFeatures, OpenWakeWord]:
         raise WakeWordError(f"pyopen-wakeword is not installed: {err}") from err
     text = str(model)
     names = [m.value for m in Model]
+    if text not in names and not text.endswith(".tflite"):
+        text = bundled_model([text]) or text  # "Hey Jarvis", "ok_nabu", ...
     try:
         detector: Any
         if text in names:
             detector = OpenWakeWord.from_builtin(Model(text))
         elif text.endswith(".tflite"):
-            if not Path(text).is_file():
+            path = Path(text).expanduser()
+            if not path.is_file():
                 raise WakeWordError(f"wake word model not found at {text}")
-            detector = OpenWakeWord.from_model(text)
+            detector = OpenWakeWord.from_model(str(path))
         else:
             raise WakeWordError(
                 f"unknown wake word model {text!r}: use one of {', '.join(names)} "

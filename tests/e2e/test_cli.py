@@ -395,3 +395,22 @@ def test_a_daemon_without_a_sound_card_still_serves(tmp_path):
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=20) == 0
+
+
+def test_check_config_names_an_unknown_wake_word(tmp_path):
+    bad = tmp_path / "wake.yaml"
+    bad.write_text(
+        "hubs:\n"
+        "  wyoming: {wake_word: okay_nabo}\n"
+        "  satellites:\n"
+        "    - {name: hall, uri: 'tcp://127.0.0.1:10700', wake_word: /nowhere/hey_you.tflite}\n"
+    )
+    out = cli("check-config", "-c", str(bad))
+    assert out.returncode == 2
+    lines = out.stderr.splitlines()
+    assert lines[0].startswith(f"{bad}:2:") and "unknown wake word 'okay_nabo'" in lines[0]
+    assert "okay_nabu" in lines[0]  # the bundled ones are named
+    assert "hubs.satellites[0].wake_word: no wake word model file" in lines[1]
+    ok = tmp_path / "ok.yaml"
+    ok.write_text("hubs:\n  wyoming: {wake_word: Hey Jarvis}\n")
+    assert cli("check-config", "-c", str(ok)).returncode == 0
