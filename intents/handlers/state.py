@@ -15,10 +15,23 @@ from .common import HandlerContext, Outcome, find_targets, refuse
 __all__ = ["get_state", "describe", "current_state"]
 
 
+_OPENINGS = frozenset({"door", "garage_door", "window", "opening", "garage", "gate"})
+"""Binary sensor classes whose "on" means open (Home Assistant's device classes)."""
+
+
 def current_state(device: Device, values: Mapping[str, Any]) -> str | None:
-    """The one word a state question is about: on/off, open/closed, or a vacuum status."""
+    """The one word a state question is about: on/off, open/closed, locked/unlocked, a
+    vacuum status."""
     if device.kind is DeviceKind.COVER and Trait.POSITION in values:
         return "open" if values[Trait.POSITION] > 0 else "closed"
+    if device.kind is DeviceKind.COVER and isinstance(values.get(Trait.COVER), str):
+        return str(values[Trait.COVER])
+    if Trait.LOCKED in values:
+        return "locked" if values[Trait.LOCKED] else "unlocked"
+    if Trait.ACTIVE in values:
+        if device.spec.device_class in _OPENINGS:
+            return "open" if values[Trait.ACTIVE] else "closed"
+        return "on" if values[Trait.ACTIVE] else "off"
     if Trait.ON_OFF in values:
         return "on" if values[Trait.ON_OFF] else "off"
     if device.kind is DeviceKind.VACUUM and Trait.VACUUM in values:
@@ -26,11 +39,33 @@ def current_state(device: Device, values: Mapping[str, Any]) -> str | None:
     return None
 
 
+def _is(device: Device, values: Mapping[str, Any], wanted: Any) -> bool:
+    """Whether the device is in the state asked about. Home Assistant's sentences ask a
+    binary sensor "open" as ``on``, so its raw on/off counts too."""
+    if current_state(device, values) == wanted:
+        return True
+    active = values.get(Trait.ACTIVE)
+    return isinstance(active, bool) and ("on" if active else "off") == wanted
+
+
+def _reading(device: Device, values: Mapping[str, Any]) -> str | None:
+    """A sensor's reading, as said: "21.5 degrees", "48% humidity", "350 lx"."""
+    if Trait.CURRENT_TEMPERATURE in values:
+        return f"{values[Trait.CURRENT_TEMPERATURE]:g} degrees"
+    if Trait.HUMIDITY in values:
+        return f"at {values[Trait.HUMIDITY]:g}% humidity"
+    if Trait.VALUE in values:
+        value, unit = values[Trait.VALUE], device.spec.unit
+        text = f"{value:g}" if isinstance(value, int | float) else str(value)
+        return f"{text} {unit}" if unit else text
+    return None
+
+
 def describe(device: Device, values: Mapping[str, Any]) -> str | None:
     """A short description: "on at 30% brightness", "open at 40%", "cleaning"."""
     word = current_state(device, values)
     if word is None:
-        return None
+        return _reading(device, values) if device.kind is DeviceKind.SENSOR else None
     extras: list[str] = []
     if word == "on":
         if Trait.BRIGHTNESS in values:
@@ -53,8 +88,8 @@ async def get_state(ctx: HandlerContext, intent: Intent) -> Outcome:
     wanted = intent.slots.get("state")
     if intent.response in (None, "one", "one_yesno", "default") and len(devices) == 1:
         return _one(ctx, intent, devices[0], wanted, failed[devices[0].id] is not None)
-    states = {d.id: current_state(d, ctx.registry.state(d.id).values) for d in devices}
-    matched = [d.name for d in devices if states[d.id] == wanted and failed[d.id] is None]
+    values = {d.id: ctx.registry.state(d.id).values for d in devices}
+    matched = [d.name for d in devices if _is(d, values[d.id], wanted) and failed[d.id] is None]
     unmatched = [d.name for d in devices if d.name not in matched]
     r = ctx.responses
     if intent.response == "all":
@@ -107,7 +142,7 @@ def _one(
         return Outcome(
             Reply(ctx.responses.render(intent.name, "one", the_name=name, actual=actual))
         )
-    if current_state(device, state.values) == wanted:
+    if _is(device, state.values, wanted):
         return Outcome(
             Reply(ctx.responses.render(intent.name, "yes_one", the_name=name, state=actual))
         )

@@ -198,3 +198,38 @@ async def test_hand_written_device_and_config_overrides(mqtt, password, tag, tmp
             assert (await say(home, "turn on the ceiling")).results[0].ok
             assert home.registry.find_by_name("desk plug") == []
             assert f"mqtt:{PLUG}" not in {d.id for d in home.registry.devices()}
+
+
+async def test_state_questions_about_sensors_and_locks(mqtt, password, tag, tmp_path):
+    lock = f"home/{tag}/lock"
+    config = {
+        "name": "Back door",
+        "unique_id": f"back_door_lock_{tag}",
+        "command_topic": f"{lock}/set",
+        "state_topic": lock,
+    }
+    thermometer = {
+        "name": "Garden temperature",
+        "unique_id": f"garden_temp_{tag}",
+        "state_topic": f"home/{tag}/garden/temp",
+        "device_class": "temperature",
+        "unit_of_measurement": "°C",
+    }
+    async with DeviceSimulator(mqtt) as sim:
+        await zigbee_home(sim, tag)  # the front door sensor reports contact: true (closed)
+        await sim.retain(f"homeassistant/{tag}/lock/back/config", config)
+        await sim.retain(lock, "LOCKED")
+        await sim.retain(f"homeassistant/{tag}/sensor/garden/config", thermometer)
+        await sim.retain(f"home/{tag}/garden/temp", "17.5")
+        settings = load_home(tmp_path, mqtt_config(mqtt, tag))
+        async with Home(settings) as home:
+            reply = (await say(home, "is the front door sensor open")).reply.text
+            assert reply.startswith("No, the front door sensor is closed"), reply
+            await sim.publish(f"zigbee2mqtt/{tag}/Front door sensor", {"contact": False})
+            await home._drivers["mqtt"].settle(limit=2)
+            reply = (await say(home, "is the front door sensor open")).reply.text
+            assert reply.startswith("Yes, the front door sensor is open"), reply
+            reply = (await say(home, "is the back door locked")).reply.text
+            assert reply.startswith("Yes, the back door is locked"), reply
+            reply = (await say(home, "what is the garden temperature")).reply.text
+            assert "17.5 degrees" in reply, reply
