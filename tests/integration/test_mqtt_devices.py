@@ -233,3 +233,31 @@ async def test_state_questions_about_sensors_and_locks(mqtt, password, tag, tmp_
             assert reply.startswith("Yes, the back door is locked"), reply
             reply = (await say(home, "what is the garden temperature")).reply.text
             assert "17.5 degrees" in reply, reply
+
+
+async def test_an_mqtt_lock_locks_by_voice_and_never_unlocks(mqtt, password, tag, tmp_path):
+    lock = f"home/{tag}/front"
+    config = {
+        "name": "Front door",
+        "unique_id": f"front_door_lock_{tag}",
+        "command_topic": f"{lock}/set",
+        "state_topic": lock,
+    }
+    async with DeviceSimulator(mqtt) as sim:
+        await sim.retain(f"homeassistant/{tag}/lock/front/config", config)
+        await sim.retain(lock, "UNLOCKED")
+
+        async def on_set(message):
+            await sim.publish(lock, message.payload.decode() + "ED")  # LOCK -> LOCKED
+
+        await sim.on(f"{lock}/set", on_set)
+        settings = load_home(tmp_path, mqtt_config(mqtt, tag))
+        async with Home(settings) as home:
+            result = await say(home, "lock the front door")
+            assert result.results and result.results[0].ok, result.reply.text
+            assert home.registry.state(f"mqtt:front_door_lock_{tag}").values["locked"] is True
+            sent = len([m for m in sim.received if m.topic == f"{lock}/set"])
+            result = await say(home, "unlock the front door")
+            assert not result.results and not result.reply.ok, result.reply.text
+            assert len([m for m in sim.received if m.topic == f"{lock}/set"]) == sent
+            assert home.registry.state(f"mqtt:front_door_lock_{tag}").values["locked"] is True
