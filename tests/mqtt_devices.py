@@ -78,14 +78,28 @@ class DeviceSimulator:
     # -- ready-made devices ----------------------------------------------------------------
 
     async def zigbee2mqtt(
-        self, base: str, devices: list[dict[str, Any]], states: dict[str, dict[str, Any]]
+        self,
+        base: str,
+        devices: list[dict[str, Any]],
+        states: dict[str, dict[str, Any]],
+        *,
+        retain_states: bool = True,
     ) -> dict[str, dict[str, Any]]:
-        """A Zigbee2MQTT bridge: retained ``bridge/devices``, retained state and availability
-        per device; ``<base>/<name>/set`` merges into the state and publishes it back."""
+        """A Zigbee2MQTT bridge: retained ``bridge/devices``, state (retained unless
+        ``retain_states`` is False, Zigbee2MQTT's default) and availability per device;
+        ``<base>/<name>/set`` merges into the state and publishes it back, ``/get`` publishes
+        the state."""
         await self.retain(f"{base}/bridge/devices", devices)
         for name, state in states.items():
-            await self.retain(f"{base}/{name}", state)
+            if retain_states:
+                await self.retain(f"{base}/{name}", state)
             await self.retain(f"{base}/{name}/availability", {"state": "online"})
+
+        async def on_get(message: Message) -> None:
+            name = message.topic[len(base) + 1 : -len("/get")]
+            await self.publish(f"{base}/{name}", states[name])
+
+        await self.on(f"{base}/+/get", on_get)
 
         async def on_set(message: Message) -> None:
             name = message.topic[len(base) + 1 : -len("/set")]

@@ -89,6 +89,8 @@ class _Tracked:
     availability: dict[str, bool]
     """Availability topic -> what it last said."""
     latest: bool | None = None
+    reported: bool = False
+    """Whether a state message has arrived since the entity was adopted."""
 
 
 class MqttDriver:
@@ -151,8 +153,19 @@ class MqttDriver:
         await asyncio.gather(*self._pending, return_exceptions=True)
 
     async def refresh(self, device_id: str) -> None:
-        """State arrives by itself on MQTT; only availability can be checked here."""
-        self._require_available(device_id)
+        """State arrives by itself on MQTT. A device that has reported nothing yet (Zigbee2MQTT
+        does not retain states) is asked once, if its source can ask, and given
+        ``confirm_timeout`` to answer; it may stay unknown."""
+        entity = self._require_available(device_id)
+        tracked = self._tracked[device_id]
+        if not entity.query or tracked.reported or not self._mqtt.connected:
+            return
+        waiter = self._waiters.expect(device_id, ())
+        try:
+            await self._publish(entity.query)
+            await waiter.wait(self._confirm_timeout)
+        finally:
+            self._waiters.discard(waiter)
 
     async def execute(self, device_id: str, commands: Sequence[DeviceCommand]) -> None:
         entity = self._require_available(device_id)
@@ -256,7 +269,8 @@ class MqttDriver:
             return
         previous = old.availability if old is not None else {}
         kept = {a.topic: previous[a.topic] for a in entity.availability if a.topic in previous}
-        self._tracked[device_id] = _Tracked(entity, kept)
+        reported = old.reported if old is not None else False
+        self._tracked[device_id] = _Tracked(entity, kept, reported=reported)
         for topic in entity.state:
             self._state_routes.setdefault(topic, []).append(device_id)
         for avail in entity.availability:
@@ -307,6 +321,7 @@ class MqttDriver:
                 self._complaints.add(message.topic, str(err))
                 continue
             if values:
+                tracked.reported = True
                 self._sink.update_state(device_id, values, available=self._available(tracked))
                 self._waiters.reported(device_id, values)
 

@@ -104,6 +104,9 @@ class Entity:
     keys: tuple[str, ...] = ()
     """Other names a ``devices:`` entry in config.yaml may use to pick this entity: a
     friendly name, an IEEE address, a Tasmota topic, an object id."""
+    query: tuple[Publish, ...] = ()
+    """Messages that ask the device to report its state now (Zigbee2MQTT ``/get``, Tasmota
+    ``STATE``); empty when the source has no such request."""
 
     @property
     def device_id(self) -> str:

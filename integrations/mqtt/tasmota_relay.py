@@ -148,6 +148,7 @@ def relay_entity(plan: Relay, source: Literal["tasmota", "config"]) -> Entity:
         availability=(AvailabilityTopic(f"{tele}LWT", online, offline),),
         area=plan.area,
         keys=plan.keys,
+        query=(Publish(f"{cmnd}STATE", ""),),  # answered on stat/<topic>/RESULT
     )
 
 

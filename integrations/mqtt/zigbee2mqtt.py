@@ -55,6 +55,8 @@ BRIDGE_DEVICES_LIMIT = 16 * 1024 * 1024
 """Bytes; the cap on a ``bridge/devices`` payload (hundreds of devices with full exposes)."""
 
 _IEEE = re.compile(r"0x[0-9a-fA-F]{16}")
+_GET = 4
+"""``access`` bit: the property can be asked for with ``/get``."""
 _MAX_NAME = 200
 """Characters; a longer friendly name is refused."""
 
@@ -167,7 +169,16 @@ class Zigbee2Mqtt:
             else (),
             area=plan.area,
             keys=(plan.friendly_name, plan.unique_id, f"z2m:{plan.unique_id}"),
+            query=_query(f"{device_topic}/get", plan.bindings),
         )
+
+
+def _query(topic: str, bindings: Sequence[Binding]) -> tuple[Publish, ...]:
+    """``<base>/<name>/get`` with every gettable property (access bit 4), if any."""
+    gettable = sorted({b.prop for b in bindings if b.access & _GET})
+    if not gettable:
+        return ()
+    return (Publish(topic, json.dumps(dict.fromkeys(gettable, ""))),)
 
 
 # -- one device entry ------------------------------------------------------------------------

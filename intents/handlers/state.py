@@ -136,6 +136,8 @@ def _one(
         if actual is None:
             return refuse(ctx, intent.name, "offline_unknown", the_name=name)
         return refuse(ctx, intent.name, "offline_one", the_name=name, actual=actual)
+    if actual is None and not state.values:
+        return refuse(ctx, intent.name, "not_reported", the_name=name)
     if actual is None:
         return refuse(ctx, "errors", "unsupported", the_name=name)
     if wanted is None:

@@ -261,3 +261,19 @@ async def test_an_mqtt_lock_locks_by_voice_and_never_unlocks(mqtt, password, tag
             assert not result.results and not result.reply.ok, result.reply.text
             assert len([m for m in sim.received if m.topic == f"{lock}/set"]) == sent
             assert home.registry.state(f"mqtt:front_door_lock_{tag}").values["locked"] is True
+
+
+async def test_a_state_nobody_retained_is_asked_for(mqtt, password, tag, tmp_path):
+    devices = [z2m_coordinator(), z2m_bulb(BULB, "Hallway bulb"), z2m_plug(PLUG, "Desk plug")]
+    states = {"Hallway bulb": {"state": "ON", "brightness": 127}, "Desk plug": {"state": "OFF"}}
+    async with DeviceSimulator(mqtt) as sim:
+        await sim.zigbee2mqtt(f"zigbee2mqtt/{tag}", devices, states, retain_states=False)
+        settings = load_home(tmp_path, mqtt_config(mqtt, tag))
+        async with Home(settings) as home:
+            assert home.registry.state(f"mqtt:{BULB}").values == {}  # nothing retained
+            reply = (await say(home, "is the hallway bulb on")).reply.text
+            assert reply.startswith("Yes, the hallway bulb is on"), reply
+            assert any(m.topic.endswith("Hallway bulb/get") for m in sim.received)
+            sim.answer = False  # the plug never answers its /get
+            reply = (await say(home, "is the desk plug on")).reply.text
+            assert reply == "The desk plug has not reported its state yet, so I don't know"
