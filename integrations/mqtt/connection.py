@@ -1,9 +1,10 @@
 """The one shared MQTT connection: paho-mqtt 2.x driven by the asyncio loop.
 
-paho does the protocol; this module does the I/O scheduling. There is no paho network thread
-and no ``loop_forever``/``loop_start``: paho's socket callbacks register its socket with the
-running loop (``add_reader``/``add_writer``), the loop calls ``loop_read``/``loop_write``,
-and a small task calls ``loop_misc`` once a second for keepalive pings.
+paho does the protocol; this module (with ``pump.SocketPump``) does the I/O scheduling.
+There is no paho network thread and no ``loop_forever``/``loop_start``: paho's socket
+callbacks register its socket with the running loop (``add_reader``/``add_writer``), the loop
+calls ``loop_read``/``loop_write``, and a small task calls ``loop_misc`` once a second for
+keepalive pings.
 
 The one blocking step paho has is opening the socket: ``socket.create_connection`` and, with
 TLS, the blocking handshake (``do_handshake`` under ``connect_timeout``). That step runs in a
@@ -22,7 +23,6 @@ import asyncio
 import logging
 import random
 import ssl
-import threading
 import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -38,6 +38,7 @@ from .errors import (
     describe_connect_failure,
 )
 from .model import Delivery, Message, TlsSettings, ssl_context
+from .pump import SocketPump
 from .subscription import Listener, Receiver, Router, Subscription
 
 __all__ = ["Delivery", "Listener", "MqttConnection", "TlsSettings"]
@@ -86,7 +87,6 @@ class MqttConnection:
         self._deliveries: dict[int, asyncio.Future[None]] = {}
         self._early_acks: set[int] = set()  # acked inside client.publish(), before _track
         self._publishing = False
-        self._loop_thread: int | None = None
         self._connack: asyncio.Future[MqttConnectError | None] | None = None
         self._lost = asyncio.Event()
         self._connected = asyncio.Event()
@@ -108,7 +108,6 @@ class MqttConnection:
 
     async def __aenter__(self) -> MqttConnection:
         self._loop = asyncio.get_running_loop()
-        self._loop_thread = threading.get_ident()
         self._client = await self._make_client()
         self._tasks = [
             asyncio.create_task(self._supervise(), name=f"mqtt-connection {self.broker}"),
@@ -326,14 +325,7 @@ class MqttConnection:
         client.on_message = self._on_message
         client.on_publish = self._on_publish
         client.on_subscribe = self._on_subscribe
-        client.on_socket_open = lambda _c, _u, sock: self._in_loop(self._watch, sock)
-        client.on_socket_close = lambda _c, _u, sock: self._in_loop(self._unwatch, sock)
-        client.on_socket_register_write = lambda _c, _u, sock: self._in_loop(
-            self._want_write, sock, True
-        )
-        client.on_socket_unregister_write = lambda _c, _u, sock: self._in_loop(
-            self._want_write, sock, False
-        )
+        SocketPump(self._require_loop(), client, lambda: self._closing)
         client.connect_async(
             self.host,
             self.port,
@@ -341,49 +333,6 @@ class MqttConnection:
             **({"clean_start": True} if self._v5 else {}),
         )
         return client
-
-    def _in_loop(self, func: Callable[..., None], *args: Any) -> None:
-        loop = self._require_loop()
-        if threading.get_ident() == self._loop_thread:
-            func(*args)
-        else:
-            try:
-                loop.call_soon_threadsafe(func, *args)
-            except RuntimeError:  # the loop has closed meanwhile: nothing left to drive
-                pass
-
-    def _watch(self, sock: Any) -> None:
-        if self._closing:  # a connect that was still running in its thread when we closed
-            self._require_client()._sock_close()  # noqa: SLF001
-            return
-        self._require_loop().add_reader(sock, self._readable)
-
-    def _unwatch(self, sock: Any) -> None:
-        loop = self._require_loop()
-        loop.remove_reader(sock)
-        loop.remove_writer(sock)
-
-    def _want_write(self, sock: Any, want: bool) -> None:
-        loop = self._require_loop()
-        if sock.fileno() < 0:
-            return
-        if want:
-            loop.add_writer(sock, self._writable)
-        else:
-            loop.remove_writer(sock)
-
-    def _readable(self) -> None:
-        client = self._require_client()
-        client.loop_read()
-        sock = client.socket()
-        # TLS may hold decrypted bytes the selector cannot see: drain them now.
-        while isinstance(sock, ssl.SSLSocket) and sock.pending() > 0:
-            if client.loop_read() != MQTTErrorCode.MQTT_ERR_SUCCESS:
-                break
-            sock = client.socket()
-
-    def _writable(self) -> None:
-        self._require_client().loop_write()
 
     def _on_connect(self, client: paho.Client, _u: Any, _flags: Any, reason: Any, _p: Any) -> None:
         connack = self._connack
