@@ -17,7 +17,12 @@ if TYPE_CHECKING:
 __all__ = ["check_mqtt_devices", "entity_from_settings", "manual_unique_id"]
 
 _TASMOTA_KEYS = {"relay", "dimmer", "color_temp", "full_topic"}
-_TASMOTA_KINDS = {"switch": DeviceKind.SWITCH, "light": DeviceKind.LIGHT}
+_TASMOTA_KINDS = {
+    "switch": DeviceKind.SWITCH,
+    "light": DeviceKind.LIGHT,
+    "fan": DeviceKind.FAN,
+    "cover": DeviceKind.COVER,
+}
 
 
 def manual_unique_id(entry: DeviceSettings) -> str:
@@ -52,7 +57,7 @@ def _tasmota(topic: str, name: str, unique_id: str, extra: dict[str, Any]) -> En
         raise PayloadError(f"unknown key for a Tasmota device: {', '.join(unknown)}")
     kind = extra.get("type", "switch")
     if kind not in _TASMOTA_KINDS:
-        raise PayloadError("type must be switch or light")
+        raise PayloadError(f"type must be one of: {', '.join(_TASMOTA_KINDS)}")
     relay = extra.get("relay", 1)
     if not isinstance(relay, int) or isinstance(relay, bool) or not 1 <= relay <= 32:
         raise PayloadError("relay must be a whole number from 1 to 32")
