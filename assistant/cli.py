@@ -125,9 +125,11 @@ def _main(args: argparse.Namespace) -> int:
         if args.command == "demo":
             return asyncio.run(_demo(settings, args))
         if args.command == "say":
-            return asyncio.run(
-                _say(settings, " ".join(args.text), args.area, args.json, args.local)
-            )
+            text = " ".join(args.text).strip()
+            if not text:  # the daemon refuses it too; say so before starting anything
+                print("mimo-assistant say: nothing to say (give the words)", file=sys.stderr)
+                return EXIT_CONFIG
+            return asyncio.run(_say(settings, text, args.area, args.json, args.local))
         return asyncio.run(_devices(settings, args.json))
     except KeyboardInterrupt:
         return EXIT_FAILED

@@ -414,3 +414,9 @@ def test_check_config_names_an_unknown_wake_word(tmp_path):
     ok = tmp_path / "ok.yaml"
     ok.write_text("hubs:\n  wyoming: {wake_word: Hey Jarvis}\n")
     assert cli("check-config", "-c", str(ok)).returncode == 0
+
+
+def test_say_with_nothing_to_say_is_a_usage_error(tmp_path):
+    out = cli("say", "  ")
+    assert out.returncode == 2
+    assert "nothing to say" in out.stderr and out.stdout == ""
