@@ -17,11 +17,12 @@ import av
 import numpy as np
 
 from assistant.errors import AssistantError
-from assistant.messages import AudioChunk, AudioFormat
+from assistant.messages import SPEECH_FORMAT, AudioChunk, AudioFormat
 
 __all__ = [
     "AudioError",
     "Resampler",
+    "ToSpeech",
     "convert",
     "duration_ms",
     "from_float",
@@ -149,6 +150,26 @@ class Resampler:
         out = self._frames(self._resampler.resample(None))
         self._resampler, self._pts = None, 0
         return out
+
+
+class ToSpeech:
+    """A stream of any PCM -> 16 kHz mono 16-bit (``SPEECH_FORMAT``), for VAD, speech to
+    text and wake words; one resampler per stream, so chunk edges make no clicks."""
+
+    def __init__(self) -> None:
+        self._format: AudioFormat | None = None
+        self._resampler: Resampler | None = None
+
+    def feed(self, chunk: AudioChunk) -> bytes:
+        fmt = chunk.format
+        if fmt == SPEECH_FORMAT:
+            return chunk.audio
+        if fmt != self._format:
+            self._format = fmt
+            rate = SPEECH_FORMAT.rate
+            self._resampler = Resampler(fmt.rate, rate) if fmt.rate != rate else None
+        mono = convert(chunk.audio, fmt, AudioFormat(fmt.rate, 2, 1))
+        return self._resampler.feed(mono) if self._resampler is not None else mono
 
 
 def convert(audio: AudioChunk | bytes, src: AudioFormat, dst: AudioFormat) -> bytes:

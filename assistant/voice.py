@@ -16,12 +16,12 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 from assistant.act.safety import redact_pin
-from assistant.audio import Resampler, convert
+from assistant.audio import ToSpeech
 from assistant.config import VoiceSettings
 from assistant.listen.base import HubInfo
 from assistant.listen.errors import HubError
 from assistant.listen.segmenter import Segmenter, SegmenterEventType, SegmenterSettings
-from assistant.messages import SPEECH_FORMAT, AudioChunk, AudioFormat, Transcript, TurnEventType
+from assistant.messages import AudioChunk, AudioFormat, Transcript, TurnEventType
 from assistant.pipeline import Pipeline
 from assistant.speak.tts import Speaker
 from assistant.transcribe import Transcriber
@@ -66,24 +66,6 @@ class VoiceTurn:
             **data["timings_ms"],  # type: ignore[dict-item]
         }
         return data
-
-
-class _ToSpeech:
-    """Any PCM stream -> 16 kHz mono 16-bit, without clicks at chunk edges."""
-
-    def __init__(self) -> None:
-        self._format: AudioFormat | None = None
-        self._resampler: Resampler | None = None
-
-    def feed(self, chunk: AudioChunk) -> bytes:
-        fmt = chunk.format
-        if fmt == SPEECH_FORMAT:
-            return chunk.audio
-        if fmt != self._format:
-            self._format = fmt
-            self._resampler = Resampler(fmt.rate, SPEECH_FORMAT.rate) if fmt.rate != 16000 else None
-        mono = convert(chunk.audio, fmt, AudioFormat(fmt.rate, 2, 1))
-        return self._resampler.feed(mono) if self._resampler is not None else mono
 
 
 class VoiceAssistant:
@@ -261,7 +243,7 @@ class _Utterance:
         self._early_ms = early_seconds * 1000
         self._min_confidence = min_confidence
         self.segmenter = Segmenter(settings)
-        self._to_speech = _ToSpeech()
+        self._to_speech = ToSpeech()
         self.speculation: asyncio.Task[Transcript] | None = None
         self._silence_at: int | None = None
         self._complete: bool | None = None

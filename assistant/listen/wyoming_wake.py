@@ -40,14 +40,14 @@ from wyoming.event import Event
 from wyoming.pipeline import PipelineStage
 from wyoming.wake import Detect, Detection
 
-from assistant.audio import Resampler, convert
+from assistant.audio import ToSpeech
 from assistant.listen.wakeword import (
     WakeWordDetector,
     WakeWordError,
     bundled_model,
     wake_word_key,
 )
-from assistant.messages import SPEECH_FORMAT, AudioChunk, AudioFormat
+from assistant.messages import SPEECH_FORMAT, AudioChunk
 
 if TYPE_CHECKING:
     from assistant.listen.wyoming_stream import AudioStream
@@ -243,7 +243,7 @@ class WakeListener:
         self._epoch = 0
         """Changes whenever listening starts or stops: a scan from before is void."""
         self._position_ms = 0.0
-        self._to_speech = _ToSpeech()
+        self._to_speech = ToSpeech()
         self._task: asyncio.Task[None] | None = None
         self._closed = False
         self.listening = False
@@ -255,7 +255,7 @@ class WakeListener:
         self._reset_queue()
         self.listening = True
         self._position_ms = 0.0
-        self._to_speech = _ToSpeech()  # a scan still running keeps the old one
+        self._to_speech = ToSpeech()  # a scan still running keeps the old one
         self._model = model
         if self._task is None:
             self._task = asyncio.create_task(self._scan(), name=f"{self._label} wake word")
@@ -366,33 +366,13 @@ class WakeListener:
         self._on_heard(heard)
 
 
-class _ToSpeech:
-    """Any PCM stream -> 16 kHz mono 16-bit, for the detector (used in its thread)."""
-
-    def __init__(self) -> None:
-        self._rate: int | None = None
-        self._resampler: Resampler | None = None
-
-    def feed(self, chunk: AudioChunk) -> bytes:
-        fmt = chunk.format
-        if fmt == SPEECH_FORMAT:
-            return chunk.audio
-        mono = convert(chunk.audio, fmt, AudioFormat(fmt.rate, 2, 1))
-        if fmt.rate == SPEECH_FORMAT.rate:
-            return mono
-        if fmt.rate != self._rate:
-            self._rate, self._resampler = fmt.rate, Resampler(fmt.rate, SPEECH_FORMAT.rate)
-        assert self._resampler is not None
-        return self._resampler.feed(mono)
-
-
 def _close_loaded(loading: Future[WakeWordDetector]) -> None:
     if not loading.cancelled() and loading.exception() is None:
         loading.result().close()
 
 
 def _first_detection(
-    detector: WakeWordDetector, to_speech: _ToSpeech, chunks: list[AudioChunk]
+    detector: WakeWordDetector, to_speech: ToSpeech, chunks: list[AudioChunk]
 ) -> tuple[int, str] | None:
     """Worker thread: the index of the first chunk the wake word is heard in, and its name."""
     for index, chunk in enumerate(chunks):
