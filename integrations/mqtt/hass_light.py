@@ -101,6 +101,19 @@ def _rgb_value(value: Any) -> tuple[int, int, int]:
     raise unsupported("rgb")
 
 
+def _light_spec(conf: Conf, traits: set[Trait]) -> DeviceSpec:
+    """A light's spec; the colour temperature range (always checked) only when it has
+    colour temperature."""
+    low, high = _kelvin_range(conf)
+    ct = Trait.COLOR_TEMP in traits
+    return DeviceSpec(
+        DeviceKind.LIGHT,
+        frozenset(traits),
+        min_color_temp=low if ct else None,
+        max_color_temp=high if ct else None,
+    )
+
+
 def _kelvin_range(conf: Conf) -> tuple[int, int]:
     if conf.has("min_kelvin") or conf.has("max_kelvin"):
         low = round(conf.positive("min_kelvin", 2000))
@@ -149,13 +162,7 @@ def _default_light(conf: Conf) -> Built:
         "rgb": conf.sender("rgb_command_topic", "rgb_command_template"),
     }
     traits = {Trait.ON_OFF} | {Trait(name) for name, sender in senders.items() if sender}
-    low, high = _kelvin_range(conf)
-    spec = DeviceSpec(
-        DeviceKind.LIGHT,
-        frozenset(traits),
-        min_color_temp=low if Trait.COLOR_TEMP in traits else None,
-        max_color_temp=high if Trait.COLOR_TEMP in traits else None,
-    )
+    spec = _light_spec(conf, traits)
     memory = _Memory()
     parsers = _default_parsers(conf, on, off, brightness_scale, in_kelvin, memory)
 
@@ -263,13 +270,7 @@ def _json_light(conf: Conf) -> Built:
         traits.add(Trait.COLOR_TEMP)
     if forms:
         traits.add(Trait.RGB)
-    low, high = _kelvin_range(conf)
-    spec = DeviceSpec(
-        DeviceKind.LIGHT,
-        frozenset(traits),
-        min_color_temp=low if Trait.COLOR_TEMP in traits else None,
-        max_color_temp=high if Trait.COLOR_TEMP in traits else None,
-    )
+    spec = _light_spec(conf, traits)
 
     def encode(commands: Sequence[DeviceCommand]) -> list[Publish]:
         wanted = _wanted(commands, spec)
