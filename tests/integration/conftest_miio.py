@@ -6,7 +6,6 @@ Use from a test module with ``pytest_plugins = ["tests.integration.conftest_miio
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
 
@@ -91,36 +90,12 @@ def closed_udp_port() -> int:
         return sock.getsockname()[1]
 
 
-async def loop_lag(during: Awaitable[Any], *, tick: float = 0.01) -> tuple[Any, float]:
-    """Await ``during`` while measuring the longest gap between ``tick``-second sleeps (s)."""
-    worst = 0.0
-    done = asyncio.Event()
-
-    async def ticker() -> None:
-        nonlocal worst
-        last = time.monotonic()
-        while not done.is_set():
-            await asyncio.sleep(tick)
-            now = time.monotonic()
-            worst = max(worst, now - last - tick)
-            last = now
-
-    task = asyncio.create_task(ticker())
-    try:
-        result = await during
-    finally:
-        done.set()
-        await task
-    return result, worst
-
-
 __all__ = [
     "OTHER_TOKEN",
     "TOKEN",
     "RecordingSink",
     "attach",
     "closed_udp_port",
-    "loop_lag",
 ]
 
 

