@@ -26,7 +26,7 @@ from wyoming.tts import Synthesize
 
 from assistant.audio import write_wav
 from assistant.config import Settings
-from assistant.listen.base import HubInfo
+from assistant.listen.base import HubInfo, VoiceActivity
 from assistant.listen.wyoming_server import WyomingServer
 from assistant.messages import SPEECH_FORMAT, AudioChunk, AudioFormat
 from assistant.runtime import Home
@@ -131,8 +131,10 @@ async def run_demo(
         assert home.voice is not None
         voice = home.voice
 
-        async def recording(audio: AsyncIterator[AudioChunk], hub: HubInfo) -> VoiceTurn:
-            turn = await voice(audio, hub)
+        async def recording(
+            audio: AsyncIterator[AudioChunk], hub: HubInfo, *, activity: VoiceActivity | None = None
+        ) -> VoiceTurn:
+            turn = await voice(audio, hub, activity=activity)
             seen.turns.append(turn)
             return turn
 

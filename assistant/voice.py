@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from assistant.act.safety import redact_pin
 from assistant.audio import ToSpeech
 from assistant.config import VoiceSettings
-from assistant.listen.base import HubInfo
+from assistant.listen.base import HubInfo, VoiceActivity
 from assistant.listen.errors import HubError
 from assistant.listen.segmenter import Segmenter, SegmenterEventType, SegmenterSettings
 from assistant.messages import AudioChunk, AudioFormat, Transcript, TurnEventType
@@ -95,12 +95,18 @@ class VoiceAssistant:
             max_seconds=vad.max_seconds,
         )
 
-    async def __call__(self, audio: AsyncIterator[AudioChunk], hub: HubInfo) -> VoiceTurn:
+    async def __call__(
+        self,
+        audio: AsyncIterator[AudioChunk],
+        hub: HubInfo,
+        *,
+        activity: VoiceActivity | None = None,
+    ) -> VoiceTurn:
         area = self._area_id(hub.area)
         turn = self._pipeline.new_turn(area_id=area, site=hub.name)
         timings: dict[str, float] = {}
         try:
-            heard = await self._hear(audio, turn, timings, area)
+            heard = await self._hear(audio, turn, timings, area, activity)
         except HubError as err:  # the hub went away or sent bad audio: act on nothing
             _LOGGER.info("[%s] %s: %s", turn.id, hub.name, err)
             heard = None
@@ -165,18 +171,27 @@ class VoiceAssistant:
         turn: Turn,
         timings: dict[str, float],
         area: str | None = None,
+        activity: VoiceActivity | None = None,
     ) -> Transcript | None:
-        """Read until end of speech; transcribe (speculatively during the trailing silence)."""
+        """Read until end of speech; transcribe (speculatively during the trailing silence).
+        ``activity`` hears when speech starts and when listening ends after speech."""
         heard = self.utterance(area)
         with turn.stage("listen"):
             async for chunk in audio:
+                speaking = heard.heard_speech
                 why = await heard.feed(chunk)
+                if activity is not None and heard.heard_speech and not speaking:
+                    await activity(True, heard.speech_at_ms)
                 if why is not None:
+                    if activity is not None and heard.heard_speech:
+                        await activity(False, heard.segmenter.elapsed_ms)
                     return await self._final(heard, why, turn, timings)
             # The stream ended before the silence timeout: what was said is all there is.
             if not heard.heard_speech:
                 _void(heard.speculation)
                 return None
+            if activity is not None:
+                await activity(False, heard.segmenter.elapsed_ms)
             return await self._final(heard, "stream-end", turn, timings)
 
     def utterance(self, area: str | None) -> _Utterance:
@@ -249,13 +264,15 @@ class _Utterance:
         self._complete: bool | None = None
         """Whether the finished speculation is a whole command (None: not checked yet)."""
         self.heard_speech = False
+        self.speech_at_ms = 0
+        """Where SPEECH_START came, milliseconds into the audio."""
 
     async def feed(self, chunk: AudioChunk) -> str | None:
         """Take one chunk; the reason to stop listening, or None to go on."""
         for event in self.segmenter.process(self._to_speech.feed(chunk)):
             kind = event.type
             if kind is SegmenterEventType.SPEECH_START:
-                self.heard_speech = True
+                self.heard_speech, self.speech_at_ms = True, event.at_ms
             elif kind is SegmenterEventType.SILENCE_START:
                 self._silence_at, self._complete = event.at_ms, None
                 self.speculation = asyncio.create_task(

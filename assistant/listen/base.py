@@ -8,7 +8,7 @@ from typing import Protocol
 
 from assistant.messages import AudioChunk, AudioFormat
 
-__all__ = ["HubInfo", "VoiceReply", "VoiceHandler"]
+__all__ = ["HubInfo", "VoiceActivity", "VoiceReply", "VoiceHandler"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +34,17 @@ class VoiceReply(Protocol):
         ...
 
 
+class VoiceActivity(Protocol):
+    """Told when the person starts speaking and when the utterance has ended.
+
+    ``speaking`` True: speech began ``at_ms`` milliseconds into the turn's audio; False:
+    the handler heard the end of the utterance there and reads no more. A hub passes it
+    on (Wyoming ``voice-started`` / ``voice-stopped``: a satellite's LEDs and "done" sound).
+    """
+
+    async def __call__(self, speaking: bool, at_ms: int) -> None: ...
+
+
 class VoiceHandler(Protocol):
     """Runs one voice turn: reads ``audio`` until end of speech (or its end), answers.
 
@@ -41,4 +52,10 @@ class VoiceHandler(Protocol):
     has heard the end of speech: the hub drains whatever else the peer sends.
     """
 
-    async def __call__(self, audio: AsyncIterator[AudioChunk], hub: HubInfo) -> VoiceReply: ...
+    async def __call__(
+        self,
+        audio: AsyncIterator[AudioChunk],
+        hub: HubInfo,
+        *,
+        activity: VoiceActivity | None = None,
+    ) -> VoiceReply: ...

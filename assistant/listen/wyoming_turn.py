@@ -10,8 +10,10 @@ Events in (from a Wyoming client or a satellite)::
 
 A turn starts at ``run-pipeline``/``transcribe``, or at ``audio-start`` when none is pending;
 its chunks go to the voice handler as ``AudioStream`` until ``audio-stop`` or until the handler
-stops reading (the rest is drained). Then, on the same connection::
+stops reading (the rest is drained). On the same connection, as Home Assistant sends them::
 
+    [transcribe]  voice-started  voice-stopped      (run-pipeline turns: while hearing; a
+                                                     satellite's "listening"/"done" cues)
     transcript  synthesize  audio-start  audio-chunk*  audio-stop
 
 ``end_stage`` asr (and ``transcribe``) gets the transcript only, from the ASR-only
@@ -33,7 +35,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
-from wyoming.asr import Transcript
+from wyoming.asr import Transcribe, Transcript
 from wyoming.audio import AudioChunk as WyChunk
 from wyoming.audio import AudioStart, AudioStop
 from wyoming.error import Error
@@ -41,6 +43,7 @@ from wyoming.event import Event
 from wyoming.ping import Pong
 from wyoming.pipeline import PipelineStage
 from wyoming.tts import Synthesize
+from wyoming.vad import VoiceStarted, VoiceStopped
 
 from assistant.listen.arbiter import Arbiter
 from assistant.listen.base import HubInfo, VoiceHandler, VoiceReply
@@ -80,6 +83,8 @@ class TurnRequest:
     """``restart_on_end`` of a pipeline from wake: listen again after the turn."""
     wake_word_names: tuple[str, ...] = ()
     """Wake words to listen for (from wake): a bundled model among them is used."""
+    pipeline: bool = False
+    """Asked for by ``run-pipeline``: the peer is told voice-started / voice-stopped."""
 
 
 class WyomingSession:
@@ -189,7 +194,7 @@ class WyomingSession:
         elif not self._claim_wake(request):
             await self.refuse("Another hub is answering", _DUPLICATE_WAKE)
         else:
-            self.start_turn(request)
+            self.start_turn(request, [Transcribe().event()])
 
     async def _on_transcribe(self, event: Event) -> None:
         self.wake.stop()
@@ -311,7 +316,8 @@ class WyomingSession:
         """The handler's reply (the transcriber's text for ASR-only), None if void."""
         try:
             if request.end_stage is not PipelineStage.ASR:
-                return await self._handler(stream, self.hub)
+                activity = self._voice_activity if request.pipeline else None
+                return await self._handler(stream, self.hub, activity=activity)
             if self._transcriber is None:
                 await self.refuse("Speech to text alone is not offered here", "asr-unsupported")
                 return None
@@ -322,6 +328,11 @@ class WyomingSession:
             _LOGGER.exception("%s: voice turn failed", self.peer)
             await self.refuse("The assistant failed on this utterance", "turn-failed")
         return None
+
+    async def _voice_activity(self, speaking: bool, at_ms: int) -> None:
+        event = VoiceStarted(timestamp=at_ms) if speaking else VoiceStopped(timestamp=at_ms)
+        with contextlib.suppress(ConnectionError):  # the audio stream ends the turn then
+            await self.send(event.event())
 
     async def _answer(self, result: VoiceReply | str, request: TurnRequest) -> None:
         if isinstance(result, str):
@@ -385,6 +396,7 @@ def _pipeline_request(data: dict[str, Any], peer: str) -> TurnRequest | None:
         wake_word_names=tuple(n for n in names if isinstance(n, str))
         if isinstance(names, list)
         else (),
+        pipeline=True,
     )
 
 

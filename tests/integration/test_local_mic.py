@@ -171,7 +171,9 @@ class Handler:
     fail_first: bool = False
     turns: list[tuple[HubInfo, int]] = field(default_factory=list)
 
-    async def __call__(self, audio: AsyncIterator[AudioChunk], hub: HubInfo) -> ToneReply:
+    async def __call__(
+        self, audio: AsyncIterator[AudioChunk], hub: HubInfo, *, activity=None
+    ) -> ToneReply:
         heard = 0
         async for chunk in audio:
             heard += len(chunk.audio)

@@ -81,7 +81,9 @@ class Recorder:
     errors: list[HubError] = field(default_factory=list)
     changed: asyncio.Event = field(default_factory=asyncio.Event)
 
-    async def __call__(self, audio: AsyncIterator[AudioChunk], hub: HubInfo) -> ToneReply:
+    async def __call__(
+        self, audio: AsyncIterator[AudioChunk], hub: HubInfo, *, activity=None
+    ) -> ToneReply:
         total, formats = 0, set()
         try:
             async for chunk in audio:
@@ -147,7 +149,14 @@ async def speak(
         return await read_until(client, "audio-stop", "error")
 
 
-def assert_reply(events: list[Event], fmt: AudioFormat, transcript: str, text: str) -> None:
+def assert_reply(
+    events: list[Event], fmt: AudioFormat, transcript: str, text: str, *, pipeline: bool = False
+) -> None:
+    """``pipeline``: the turn came from run-pipeline, so it begins with ``transcribe`` (as Home
+    Assistant sends it at STT start); a bare audio-start client gets none."""
+    if pipeline:
+        assert events[0].type == "transcribe", [e.type for e in events]
+        events = events[1:]
     types = [e.type for e in events]
     assert types[:3] == ["transcript", "synthesize", "audio-start"], types
     assert types[-1] == "audio-stop" and set(types[3:-1]) == {"audio-chunk"}, types
@@ -177,7 +186,7 @@ async def server(handler):
 async def test_a_command_gets_transcript_synthesize_and_audio_in_the_asked_format(server, handler):
     wanted = AudioFormat(16000, 2, 1)
     events = await speak(server.port, pcm(1.0), first=run_pipeline(snd=wanted))
-    assert_reply(events, wanted, "heard 32000 bytes", "Hello from desk")
+    assert_reply(events, wanted, "heard 32000 bytes", "Hello from desk", pipeline=True)
     assert handler.heard[0].hub == HubInfo("desk", "Office")
     assert handler.heard[0].formats == {SPEECH_FORMAT}
 
@@ -195,7 +204,7 @@ async def test_end_stage_handle_gets_no_audio(server):
         await client.write_event(chunk_event(pcm(0.2)))
         await client.write_event(AudioStop().event())
         events = await read_until(client, "synthesize")
-    assert [e.type for e in events] == ["transcript", "synthesize"]
+    assert [e.type for e in events] == ["transcribe", "transcript", "synthesize"]
 
 
 async def test_describe_ping_and_asr_only_refused_without_a_transcriber(server):
@@ -267,7 +276,8 @@ async def test_handler_that_stops_early_gets_its_reply_out_and_the_rest_drained(
                 events = await read_until(client, "audio-stop")
                 await client.write_event(chunk_event(pcm(0.1)))  # still streaming: drained
                 await client.write_event(AudioStop().event())
-                assert Transcript.from_event(events[0]).text == "heard 9600 bytes"
+                assert events[0].type == "transcribe"
+                assert Transcript.from_event(events[1]).text == "heard 9600 bytes"
     assert [h.nbytes for h in handler.heard] == [9600, 9600]
 
 
@@ -387,6 +397,8 @@ class FakeSatellite:
                     break
             while replies[-1].type not in ("audio-stop", "error"):
                 replies.append(await self.events.get())
+        if replies[0].type != "error":  # an answered run-pipeline starts with transcribe
+            assert replies.pop(0).type == "transcribe", [e.type for e in replies]
         return replies
 
 

@@ -31,6 +31,7 @@ from wyoming.pipeline import PipelineStage, RunPipeline
 from wyoming.satellite import RunSatellite
 from wyoming.server import AsyncEventHandler, AsyncTcpServer
 from wyoming.tts import Synthesize
+from wyoming.vad import VoiceStarted, VoiceStopped
 from wyoming.wake import Detect, Detection
 
 from assistant.demo import speak_to_pcm
@@ -145,16 +146,21 @@ async def test_the_wake_word_then_a_command(daemon, said):
         events = await read_until(client, "audio-stop", "error")
         await sender
     assert types(events) == [
-        "detect", "detection", "transcribe", "transcript", "synthesize",
-        "audio-start", "audio-chunk", "audio-stop",
+        "detect", "detection", "transcribe", "voice-started", "voice-stopped", "transcript",
+        "synthesize", "audio-start", "audio-chunk", "audio-stop",
     ], types(events)  # fmt: skip
     assert Detect.from_event(events[0]).names == ["okay_nabu"]
     detection = Detection.from_event(events[1])
     assert detection.name == "okay_nabu"
     # Heard at the end of the wake word: within it, or just after (ms of audio streamed).
     assert 1000 < detection.timestamp < 1000 + len(wake) / 32 + 500, detection.timestamp
-    assert Transcript.from_event(events[3]).text.lower().strip(" .") == "turn on the bedroom light"
-    assert Synthesize.from_event(events[4]).text == "Turned on the bedroom light"
+    # voice-started/-stopped: ms of the command's audio (it starts at the wake word's end).
+    started, stopped = (VoiceStarted.from_event(events[3]), VoiceStopped.from_event(events[4]))
+    command_ms = len(said["Turn on the bedroom light."]) / 32
+    assert 0 < started.timestamp < 500 + 300, started.timestamp  # 0.5 s of silence first
+    assert stopped.timestamp - started.timestamp > command_ms / 2, (started, stopped)
+    assert Transcript.from_event(events[5]).text.lower().strip(" .") == "turn on the bedroom light"
+    assert Synthesize.from_event(events[6]).text == "Turned on the bedroom light"
     assert sum(len(WyChunk.from_event(e).audio) for e in events if e.type == "audio-chunk") > 0
     assert (await device_values(home, "virtual:bedroom_light"))["on_off"] is True
 
@@ -199,8 +205,10 @@ async def test_two_satellites_hear_one_wake_word_one_answers(daemon, said):
     assert len(answered) == len(refused) == 1, (types(first), types(second))
     assert types(refused[0]) == ["detection", "error"]
     assert Error.from_event(refused[0][-1]).code == "duplicate_wake_up_detected"
-    assert types(answered[0])[:3] == ["detection", "transcribe", "transcript"]
-    assert Synthesize.from_event(answered[0][3]).text == "Turned on the floor fan"
+    assert types(answered[0])[:5] == [
+        "detection", "transcribe", "voice-started", "voice-stopped", "transcript"
+    ]  # fmt: skip
+    assert Synthesize.from_event(answered[0][5]).text == "Turned on the floor fan"
     assert (await device_values(home, "virtual:floor_fan"))["on_off"] is True
 
 
@@ -216,11 +224,12 @@ async def test_an_always_streaming_satellite_is_heard_again_after_each_turn(daem
         second_detect = await read_until(client, "detect")
         await stream(client, wake + said["Turn off the bedroom light."] + silence(2))
         second = await read_until(client, "audio-stop")
-    assert types(first)[:4] == ["detect", "detection", "transcribe", "transcript"]
-    assert Synthesize.from_event(first[4]).text == "Turned on the bedroom light"
+    heard = ["transcribe", "voice-started", "voice-stopped", "transcript", "synthesize"]
+    assert types(first)[:7] == ["detect", "detection", *heard]
+    assert Synthesize.from_event(first[6]).text == "Turned on the bedroom light"
     assert types(second_detect) == ["detect"]  # listening again, on the same pipeline
-    assert types(second)[:3] == ["detection", "transcribe", "transcript"]
-    assert Synthesize.from_event(second[3]).text == "Turned off the bedroom light"
+    assert types(second)[:6] == ["detection", *heard]
+    assert Synthesize.from_event(second[5]).text == "Turned off the bedroom light"
     assert (await device_values(home, "virtual:bedroom_light"))["on_off"] is False
 
 
@@ -352,14 +361,17 @@ async def test_a_satellite_the_daemon_connects_to_streams_from_wake(daemon, said
         finally:
             link.stop()
             await asyncio.wait_for(task, 5)
-    assert types(events)[:5] == ["detect", "detection", "transcribe", "transcript", "synthesize"]
-    assert Synthesize.from_event(events[4]).text == "Turned on the coffee machine"
+    assert types(events)[:7] == [
+        "detect", "detection", "transcribe", "voice-started", "voice-stopped", "transcript",
+        "synthesize",
+    ]  # fmt: skip
+    assert Synthesize.from_event(events[6]).text == "Turned on the coffee machine"
     assert (await device_values(home, "virtual:coffee_machine"))["on_off"] is True
-    assert AudioStart.from_event(events[5]).rate > 0
+    assert AudioStart.from_event(events[7]).rate > 0
 
 
 async def test_a_model_that_cannot_load_is_a_clear_error(said):
-    async def never(audio, hub):  # no turn may start
+    async def never(audio, hub, *, activity=None):  # no turn may start
         raise AssertionError("no turn without a wake word")
 
     wake = WakeSettings(model="/nowhere/hey_computer.tflite")
