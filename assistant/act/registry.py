@@ -108,6 +108,8 @@ class Registry:
     _listeners: list[StateListener] = field(default_factory=list)
     version: int = 0
     """Bumped whenever areas or devices change (not on state updates)."""
+    _short: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    _short_version: int = -1
 
     # --- building -------------------------------------------------------------
     def add_area(self, area: Area) -> None:
@@ -154,13 +156,36 @@ class Registry:
         return self._states[device_id]
 
     def find_by_name(self, key: str) -> list[Device]:
-        """Devices whose name or an alias normalizes to ``key``."""
+        """Devices whose name or an alias normalizes to ``key``; if none, those it is a
+        short name of ("ceiling light" for "Kitchen ceiling light", see ``short_names``)."""
         key = normalize_name(key)
-        return [
+        named = [
             d
             for d in self._devices.values()
             if any(normalize_name(n) == key for n in d.spoken_names())
         ]
+        if named:
+            return named
+        short = self.short_names()
+        return [d for d in self._devices.values() if key in short.get(d.id, ())]
+
+    def short_names(self) -> Mapping[str, tuple[str, ...]]:
+        """Device id -> the short names people may call it by (normalized)."""
+        if self._short_version != self.version:
+            from assistant.act.short_names import short_names  # it reads Device
+
+            taken = [n for d in self._devices.values() for n in d.spoken_names()]
+            areas: dict[str, list[str]] = {}
+            for area in self._areas.values():
+                names = [normalize_name(n) for n in (area.name, *area.aliases)]
+                areas[area.id] = names
+                taken += names
+            taken += list(self.floors().values())
+            self._short = short_names(
+                self._devices.values(), areas, {normalize_name(n) for n in taken}
+            )
+            self._short_version = self.version
+        return self._short
 
     def find_area(self, name: str) -> Area | None:
         key = normalize_name(name)

@@ -1,9 +1,9 @@
 """The local grammar: hassil with Home Assistant's sentences plus our own.
 
-Slot lists are built from the registry: device names and aliases (``name``), areas and
-their aliases (``area``), floors (``floor``). The speaker's area is the intent context, so
-"turn on the lights" acts on the room the command came from. Name matches win over
-area + domain matches (``best_slot_name="name"``).
+Slot lists are built from the registry: device names, aliases and short names (``name``,
+see ``assistant.act.short_names``), areas and their aliases (``area``), floors (``floor``).
+The speaker's area is the intent context, so "turn on the lights" acts on the room the
+command came from. Name matches win over area + domain matches (``best_slot_name="name"``).
 """
 
 from __future__ import annotations
@@ -252,8 +252,9 @@ class GrammarRecognizer:
 def _build_slot_lists(registry: Registry) -> dict[str, TextSlotList]:
     domains: dict[str, set[str]] = {}
     spoken: dict[str, str] = {}
+    short = registry.short_names()
     for device in registry.devices():
-        for name in device.spoken_names():
+        for name in (*device.spoken_names(), *short.get(device.id, ())):
             key = normalize_name(name)
             spoken.setdefault(key, name)
             domains.setdefault(key, set()).add(device.domain)

@@ -148,7 +148,12 @@ def _scores(
         if word not in area_words  # "the garage" is a room, not a garage door
         for domain in KIND_WORDS.get(word, ())
     }
-    named = {d.id for d in devices if any(_mentions(said, n) for n in d.spoken_names())}
+    short = registry.short_names()  # "the purifier" names the air purifier
+    named = {
+        d.id
+        for d in devices
+        if any(_mentions(said, n) for n in (*d.spoken_names(), *short.get(d.id, ())))
+    }
     focus = _mentioned_areas(registry, said)
     if not focus and not named and speaker_area is not None:
         focus = {speaker_area}  # "it's too dark in here"
