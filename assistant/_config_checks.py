@@ -134,6 +134,7 @@ def check_references(data: Any) -> Found:
     if not isinstance(data, dict):
         return []
     found = _check_unique(data, "areas", "area") + _check_unique(data, "devices", "device")
+    found += _check_unique(data, "floors", "floor") + _check_floors(data)
     return found + _check_areas(data) + _check_transports(data) + _check_virtual_ports(data)
 
 
@@ -209,6 +210,24 @@ def _check_aliases(
                 message = f"alias '{alias}' is already the name of {what} '{other[1]}'"
                 found.append(((section, index, "aliases", alias_index), message))
     return found
+
+
+def _check_floors(data: dict[str, Any]) -> Found:
+    """With a ``floors`` list, every area's ``floor`` is one of its names or aliases."""
+    known: dict[str, str] = {}
+    for _index, item, name in _named(data, "floors"):
+        known[name.casefold()] = name
+        known.update((alias.casefold(), name) for _i, alias in _aliases(item))
+    if not known:
+        return []  # no list: an area's floor names its floor
+    listing = ", ".join(sorted(set(known.values()), key=str.casefold))
+    return [
+        (("areas", index, "floor"), f"unknown floor '{floor.strip()}'; known: {listing}")
+        for index, item in _items(data, "areas")
+        if isinstance(floor := item.get("floor"), str)
+        and floor.strip()
+        and floor.strip().casefold() not in known
+    ]
 
 
 def _check_areas(data: dict[str, Any]) -> Found:

@@ -92,6 +92,7 @@ __all__ = [
     "Secret",
     "SecretValue",
     "Settings",
+    "FloorSettings",
     "SiteSettings",
     "VirtualDeviceSettings",
     "default_config_path",
@@ -108,11 +109,19 @@ INLINE_TOKEN = "written inline; keep it in secrets.yaml with !secret (see README
 # --- models ----------------------------------------------------------------------------------
 
 
+class FloorSettings(_Section):
+    """A floor of the home, with the other names people use ("upstairs")."""
+
+    name: Name
+    aliases: tuple[Name, ...] = ()
+
+
 class AreaSettings(_Section):
     """A room or zone; devices and the site name areas by name or alias."""
 
     name: Name
     floor: Name | None = None
+    """A floor's name or alias (from ``floors`` when there is that list)."""
     aliases: tuple[Name, ...] = ()
 
 
@@ -202,6 +211,8 @@ class Settings(_Section):
     state_dir: StateDir | None = None
     language: Language = "en"
     site: SiteSettings = Field(default_factory=SiteSettings)
+    floors: tuple[FloorSettings, ...] = ()
+    """Optional: floors with aliases; without it, an area's ``floor`` names its floor."""
     areas: tuple[AreaSettings, ...] = ()
     devices: tuple[DeviceSettings, ...] = ()
     cameras: tuple[CameraSettings, ...] = ()

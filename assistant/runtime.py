@@ -111,9 +111,13 @@ class Home:
     async def _build(self) -> None:
         s = self.settings
         specs = await asyncio.to_thread(self._prepare)
+        floors = {n.casefold(): f.name for f in s.floors for n in (f.name, *f.aliases)}
+        for floor in s.floors:
+            self.registry.add_floor_aliases(floor.name, floor.aliases)
         for area in s.areas:
+            floor_name = floors.get(area.floor.casefold(), area.floor) if area.floor else None
             self.registry.add_area(
-                Area(slugify(area.name), area.name, area.floor, tuple(area.aliases))
+                Area(slugify(area.name), area.name, floor_name, tuple(area.aliases))
             )
         miio = MiioDriver(
             self.registry, deadline=s.miio.deadline, poll_interval=s.miio.poll_interval
@@ -220,7 +224,8 @@ class Home:
         """Words speech-to-text should expect: device names, aliases, areas, floors."""
         words = [n for d in self.registry.devices() for n in d.spoken_names()]
         words += [n for a in self.registry.areas() for n in (a.name, *a.aliases)]
-        return list(dict.fromkeys(words + list(self.registry.floors().values())))
+        words += [n for floor in self.registry.floor_names().values() for n in floor]
+        return list(dict.fromkeys(words))
 
     async def _connect(self, entry: DeviceSettings, spec: MiotSpec, miio: MiioDriver) -> str:
         if entry.miio is not None:

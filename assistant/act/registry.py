@@ -108,6 +108,7 @@ class Registry:
     _listeners: list[StateListener] = field(default_factory=list)
     version: int = 0
     """Bumped whenever areas or devices change (not on state updates)."""
+    _floor_aliases: dict[str, tuple[str, ...]] = field(default_factory=dict)
     _short: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     _short_version: int = -1
 
@@ -152,6 +153,17 @@ class Registry:
         """Floor id -> floor name, for every floor some area is on."""
         return {a.floor_id: a.floor for a in self._areas.values() if a.floor and a.floor_id}
 
+    def add_floor_aliases(self, name: str, aliases: Iterable[str]) -> None:
+        """Other names of the floor ``name`` ("upstairs" for "First floor")."""
+        self._floor_aliases[slugify(name)] = tuple(aliases)
+        self.version += 1
+
+    def floor_names(self) -> dict[str, tuple[str, ...]]:
+        """Floor id -> its name and aliases, for every floor some area is on."""
+        return {
+            fid: (name, *self._floor_aliases.get(fid, ())) for fid, name in self.floors().items()
+        }
+
     def state(self, device_id: str) -> DeviceState:
         return self._states[device_id]
 
@@ -180,7 +192,7 @@ class Registry:
                 names = [normalize_name(n) for n in (area.name, *area.aliases)]
                 areas[area.id] = names
                 taken += names
-            taken += list(self.floors().values())
+            taken += [n for names in self.floor_names().values() for n in names]
             self._short = short_names(
                 self._devices.values(), areas, {normalize_name(n) for n in taken}
             )

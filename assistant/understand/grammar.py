@@ -263,7 +263,7 @@ def _build_slot_lists(registry: Registry) -> dict[str, TextSlotList]:
         for key, ds in domains.items()
     ]
     areas = [(n, a.id, {}) for a in registry.areas() for n in (a.name, *a.aliases)]
-    floors = [(name, fid, {}) for fid, name in registry.floors().items()]
+    floors = [(name, fid, {}) for fid, names in registry.floor_names().items() for name in names]
     return {
         "name": _text_list(names),
         "area": _text_list(areas),
@@ -291,7 +291,7 @@ def _known_words(registry: Registry) -> frozenset[str]:
     """Words of every device, area and floor name: an unknown name contains none of them."""
     names = [n for d in registry.devices() for n in d.spoken_names()]
     names += [n for a in registry.areas() for n in (a.name, *a.aliases)]
-    names += list(registry.floors().values())
+    names += [n for floor in registry.floor_names().values() for n in floor]
     words = {word for name in names for word in normalize_name(name).split()}
     return frozenset(words - _GENERIC_WORDS)
 

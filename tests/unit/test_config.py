@@ -437,6 +437,39 @@ def test_unknown_area() -> None:
     ]
 
 
+def test_floors_with_aliases_and_areas_on_them() -> None:
+    text = """\
+    floors:
+      - {name: Ground floor, aliases: [downstairs]}
+      - {name: First floor, aliases: [upstairs, Top floor]}
+    areas:
+      - {name: Kitchen, floor: DOWNSTAIRS}
+      - {name: Bedroom, floor: First floor}
+      - {name: Attic, floor: second floor}
+    """
+    assert problems_of(text) == [
+        "c.yaml:7:26: areas[2].floor: unknown floor 'second floor'; known: First floor, "
+        "Ground floor"
+    ]
+    settings = parse_config(dedent(text).replace("second floor", "top floor"))
+    assert [(f.name, f.aliases) for f in settings.floors] == [
+        ("Ground floor", ("downstairs",)),
+        ("First floor", ("upstairs", "Top floor")),
+    ]
+
+
+def test_without_a_floors_list_an_area_names_its_floor() -> None:
+    settings = parse_config("areas: [{name: Kitchen, floor: Basement}]")
+    assert settings.floors == () and settings.areas[0].floor == "Basement"
+
+
+def test_floor_names_are_unique_and_aliases_do_not_shadow_names() -> None:
+    text = "floors: [{name: Ground}, {name: First, aliases: [ground]}]"
+    assert one_problem(text) == (
+        "c.yaml:1:50: floors[1].aliases[0]: alias 'ground' is already the name of floor 'Ground'"
+    )
+
+
 def test_unknown_area_without_any_areas() -> None:
     assert one_problem("devices: [{name: L, area: Den, virtual: {model: m}}]") == (
         "c.yaml:1:27: devices[0].area: unknown area 'Den'; no areas are defined"

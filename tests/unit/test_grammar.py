@@ -164,3 +164,28 @@ def test_our_brightness_sentences(recognizer, text, area, slots):
     intent = _intent(recognizer, text, area)
     assert intent.name == "HassLightSet"
     assert intent.slots == slots
+
+
+@pytest.mark.parametrize(
+    ("text", "floor"),
+    [
+        ("turn on the lights upstairs", "first_floor"),
+        ("switch off all the lights downstairs", "ground_floor"),
+        ("turn off the lights on the first floor", "first_floor"),
+    ],
+)
+def test_floors_by_name_or_alias(text, floor):
+    from assistant.act.targets import resolve_targets
+
+    registry = Registry()
+    registry.add_floor_aliases("Ground floor", ["downstairs"])
+    registry.add_floor_aliases("First floor", ["upstairs"])
+    registry.add_area(Area("kitchen", "Kitchen", "Ground floor"))
+    registry.add_area(Area("bedroom", "Bedroom", "First floor"))
+    registry.add_device(Device("v:k", "Kitchen light", LIGHT, "x", "kitchen"))
+    registry.add_device(Device("v:b", "Bedroom light", LIGHT, "x", "bedroom"))
+    assert registry.floor_names()["first_floor"] == ("First floor", "upstairs")
+    intent = _intent(GrammarRecognizer(registry), text, area="kitchen")
+    assert intent.slots == {"floor": floor, "domain": "light"}
+    found = resolve_targets(registry, intent.slots, intent.slot_texts, speaker_area="kitchen")
+    assert [d.id for d in found.devices] == ["v:b" if floor == "first_floor" else "v:k"]
