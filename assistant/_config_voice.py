@@ -81,6 +81,9 @@ class WyomingServerSettings(_Section):
     wake): a bundled pyopen-wakeword model or a ``.tflite`` path; a bundled model named in
     the client's ``wake_word_names`` wins."""
     wake_threshold: Annotated[StrictFloat, Field(gt=0, lt=1)] = 0.5
+    max_connections: Annotated[StrictInt, Field(ge=1, le=1000)] = 16
+    """Connections served at once; one more gets an ``error`` event and is closed (each
+    holds a reader, and one streaming from wake a detector thread of ~10 MB)."""
 
 
 class SatelliteSettings(_Section):

@@ -84,6 +84,7 @@ async def _start_hubs(
             transcriber=home.voice.transcribe_only,
             arbiter=arbiter,
             wake=WakeSettings(hubs.wyoming.wake_word, hubs.wyoming.wake_threshold),
+            max_connections=hubs.wyoming.max_connections,
         )
         try:
             await stack.enter_async_context(server)

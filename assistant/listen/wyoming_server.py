@@ -3,16 +3,21 @@
 Each connection is its own named task running a ``WyomingSession`` (see ``wyoming_turn`` for
 the events in and out). ``describe`` is answered with an ``info`` that offers asr, tts,
 intent and handle programs, so Home Assistant style clients accept the server. A peer that
-breaks the framing is logged in one line and dropped; the others keep going.
+breaks the framing is logged in one line and dropped; the others keep going. At most
+``max_connections`` are served at once: one more gets an ``error`` event (code
+``too-many-connections``) and is closed, logged at most once a minute.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import time
 from collections.abc import Sequence
 from types import TracebackType
 
+from wyoming.error import Error
 from wyoming.info import (
     AsrModel,
     AsrProgram,
@@ -37,6 +42,7 @@ __all__ = ["WyomingServer"]
 _LOGGER = logging.getLogger(__name__)
 
 _ATTRIBUTION = Attribution(name="mimo-assistant", url="")
+_REFUSAL_LOG_SECONDS = 60.0
 
 
 class WyomingServer:
@@ -54,6 +60,7 @@ class WyomingServer:
         transcriber: Transcriber | None = None,
         arbiter: Arbiter | None = None,
         wake: WakeSettings | None = None,
+        max_connections: int = 16,
     ) -> None:
         """``name`` is the program name in ``info`` and the hub name of its turns;
         ``transcriber`` serves ASR-only clients (``transcribe``), refused without one;
@@ -69,6 +76,9 @@ class WyomingServer:
         self._wake = wake
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self._max_connections = max_connections
+        self._refused = 0
+        self._refusal_logged = float("-inf")
 
     async def __aenter__(self) -> WyomingServer:
         await self.start()
@@ -110,9 +120,32 @@ class WyomingServer:
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         host, port = writer.get_extra_info("peername")[:2]
         peer = f"Wyoming client {host}:{port}"
+        if len(self._tasks) >= self._max_connections:
+            await self._refuse(writer, peer)
+            return
         task = asyncio.create_task(self._serve(reader, writer, peer), name=peer)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    async def _refuse(self, writer: asyncio.StreamWriter, peer: str) -> None:
+        """One connection too many: say so and close; log once a minute with a count."""
+        self._refused += 1
+        now = time.monotonic()
+        if now - self._refusal_logged >= _REFUSAL_LOG_SECONDS:
+            _LOGGER.warning(
+                "%s refused: %d connections are served already (hubs.wyoming.max_connections);"
+                " %d refused since the last warning",
+                peer,
+                self._max_connections,
+                self._refused,
+            )
+            self._refusal_logged, self._refused = now, 0
+        out = EventWriter(writer)
+        error = Error(text="Too many connections", code="too-many-connections")
+        with contextlib.suppress(ConnectionError):
+            await asyncio.wait_for(out.write(error.event()), 2.0)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(out.close(), 2.0)
 
     async def _serve(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, peer: str

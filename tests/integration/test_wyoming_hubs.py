@@ -313,6 +313,32 @@ async def test_absurd_header_drops_only_that_connection(server, handler, caplog,
     assert any(f"127.0.0.1:{local_port}" in line and why in line for line in lines), lines
 
 
+async def test_one_connection_too_many_is_refused_and_the_others_keep_going(handler, caplog):
+    caplog.set_level(logging.WARNING, logger="assistant.listen.wyoming_server")
+    async with WyomingServer(handler, port=0, max_connections=2) as srv:
+        async with (
+            AsyncTcpClient("127.0.0.1", srv.port) as one,
+            AsyncTcpClient("127.0.0.1", srv.port) as two,
+        ):
+            for client in (one, two):  # both served
+                await client.write_event(Ping(text="here").event())
+                assert (await read_until(client, "pong"))[0].data["text"] == "here"
+            for _ in range(3):
+                async with AsyncTcpClient("127.0.0.1", srv.port) as extra:
+                    error = Error.from_event((await read_until(extra, "error"))[0])
+                    assert error.code == "too-many-connections"
+                    assert await extra.read_event() is None  # and closed
+            await one.write_event(Ping(text="still").event())
+            assert (await read_until(one, "pong"))[0].data["text"] == "still"
+        async with asyncio.timeout(3):
+            while srv.connections:
+                await asyncio.sleep(0.01)
+        events = await speak(srv.port, pcm(0.2))  # room again: a whole turn
+    assert events[0].type == "transcript"
+    warnings = [r.getMessage() for r in caplog.records if "refused" in r.getMessage()]
+    assert len(warnings) == 1 and "max_connections" in warnings[0], warnings
+
+
 async def test_disconnect_mid_utterance_voids_it_and_the_server_goes_on(server, handler):
     client = AsyncTcpClient("127.0.0.1", server.port)
     await client.connect()

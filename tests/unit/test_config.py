@@ -969,6 +969,14 @@ def test_voice_and_hubs_defaults_listen_on_loopback_only() -> None:
     assert (vad.speech_seconds, vad.silence_seconds, vad.max_seconds) == (0.3, 1.0, 15.0)
     assert (vad.engine, vad.early_seconds) == ("silero", 0.3)
     assert settings.voice.stt.model is None and settings.voice.tts.voice is None
+    assert settings.hubs.wyoming.max_connections == 16
+
+
+def test_wyoming_max_connections_is_a_positive_count() -> None:
+    assert parse_config("hubs: {wyoming: {max_connections: 4}}").hubs.wyoming.max_connections == 4
+    assert one_problem("hubs: {wyoming: {max_connections: 0}}") == (
+        "c.yaml:1:35: hubs.wyoming.max_connections: must be at least 1"
+    )
 
 
 def test_satellites() -> None:
