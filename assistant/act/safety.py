@@ -43,6 +43,7 @@ __all__ = [
     "Safety",
     "is_risky",
     "redact_pin",
+    "remember_pin",
     "spoken_pin",
 ]
 
@@ -78,6 +79,8 @@ _DIGIT_WORDS = {
 }
 _PIN_VERBS = re.compile(r"\b(unlock|disarm)\b", re.IGNORECASE)
 _PIN_TOKENS = re.compile(r"\d|\b(" + "|".join(_DIGIT_WORDS) + r")\b", re.IGNORECASE)
+_KNOWN_PINS: list[re.Pattern[str]] = []
+"""The configured PINs, however they may be said (``remember_pin``)."""
 
 
 class Reason(enum.StrEnum):
@@ -191,14 +194,31 @@ def spoken_pin(text: str) -> str | None:
     return "?" if other else "".join(digits)
 
 
+def remember_pin(pin: str) -> None:
+    """From now on ``redact_pin`` masks ``pin`` wherever it is said ("the code is 2468",
+    "2 4 6 8", "two four six eight"), not only after "unlock"."""
+    spellings = {d: [d, *(w for w, v in _DIGIT_WORDS.items() if v == d)] for d in set(pin)}
+    digits = [f"(?:{'|'.join(spellings[d])})" for d in pin]
+    pattern = re.compile(r"(?<!\w)" + r"[\s,.\-]*".join(digits) + r"(?!\w)", re.IGNORECASE)
+    if all(p.pattern != pattern.pattern for p in _KNOWN_PINS):
+        _KNOWN_PINS.append(pattern)
+
+
 def redact_pin(text: str) -> str:
-    """``text`` with what may be a PIN masked, for logs and events: every digit (and digit
-    word) after "unlock" / "disarm" becomes ``*``."""
+    """``text`` with what may be a PIN masked, for logs, events and the LLM: every digit (and
+    digit word) of a configured PIN said anywhere, and of anything after "unlock" /
+    "disarm", becomes ``*``."""
+    for pattern in _KNOWN_PINS:
+        text = pattern.sub(_masked, text)
     match = _PIN_VERBS.search(text)
     if match is None:
         return text
     head, tail = text[: match.end()], text[match.end() :]
     return head + _PIN_TOKENS.sub("*", tail)
+
+
+def _masked(match: re.Match[str]) -> str:
+    return _PIN_TOKENS.sub("*", match.group(0))
 
 
 def _describe(commands: Sequence[DeviceCommand]) -> str:
@@ -226,6 +246,8 @@ class Safety:
         self._counted: dict[str, int] = {}
         self._wrong_pins = 0
         self._locked_until = 0.0
+        if settings.pin is not None:
+            remember_pin(settings.pin.reveal())
 
     # --- reviewing ------------------------------------------------------------------
     def review(self, request: Request, actions: Sequence[Action]) -> Review:

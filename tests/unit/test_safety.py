@@ -17,6 +17,7 @@ from assistant.act.safety import (
     Safety,
     is_risky,
     redact_pin,
+    remember_pin,
     spoken_pin,
 )
 from assistant.config import SafetySettings, Secret
@@ -268,6 +269,28 @@ def test_request_repr_hides_the_pin() -> None:
 )
 def test_redact_pin(text: str, expected: str) -> None:
     assert redact_pin(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("the door code is 8642", "the door code is ****"),
+        ("remember 8 6 4 2, it's the code", "remember * * * *, it's the code"),
+        ("Eight, six, four, two.", "*, *, *, *."),
+        ("eight six four two", "* * * *"),
+        ("86420 or 18642 are not it", "86420 or 18642 are not it"),
+        ("set the lamp to 86 percent", "set the lamp to 86 percent"),
+    ],
+)
+def test_a_configured_pin_is_masked_wherever_it_is_said(text: str, expected: str) -> None:
+    Safety(SafetySettings(allow_unlock=True, pin=Secret("8642")), Registry())
+    assert redact_pin(text) == expected
+
+
+def test_a_remembered_pin_is_masked_every_time_it_is_said() -> None:
+    remember_pin("97531")
+    remember_pin("97531")
+    assert redact_pin("97531 97531") == "***** *****"
 
 
 def test_spoken_pin() -> None:
