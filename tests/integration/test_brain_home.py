@@ -50,19 +50,16 @@ async def run(home: Home, server: LlmServer, text: str, area: str = "Living room
         return await brain.run(text, executor(home, area_id), area_id=area_id)
 
 
-async def test_a_tool_call_moves_a_virtual_device(home):
+async def test_a_tool_call_moves_a_virtual_device_in_one_request(home):
     async with LlmServer() as server:
-        server.push(
-            Call(("HassLightSet", {"name": "Bedroom light", "brightness": 35})),
-            Say("I set it to 35%."),
-        )
+        server.push(Call(("HassLightSet", {"name": "Bedroom light", "brightness": 35})))
         result = await run(home, server, "it's too bright in the bedroom, dim the light a bit")
+        assert len(server.requests) == 1 and server.unscripted == 0
     values = await device_values(home, "virtual:bedroom_light")
     assert values["on_off"] is True and values["brightness"] == 35
     assert result.reply.text == "The bedroom light is set to 35%" and result.reply.ok
     assert [r.device_id for r in result.actions[0].results] == ["virtual:bedroom_light"]
-    fed_back = server.requests[1].messages[-1]["content"]
-    assert '"brightness":35' in fed_back and '"ok":true' in fed_back
+    assert result.rounds == 1 and result.usage.calls == 1
 
 
 async def test_a_question_is_answered_from_the_device_not_the_model(home):
@@ -72,14 +69,43 @@ async def test_a_question_is_answered_from_the_device_not_the_model(home):
             Say("Yes, it is running at full speed."),
         )
         result = await run(home, server, "did I leave the purifier on in the bedroom?")
+        fed_back = server.requests[1].messages[-1]["content"]  # a question's answer goes back
+    assert '"said":"No, the air purifier is off"' in fed_back
     assert result.reply.text == "No, the air purifier is off"
     assert result.model_text == "Yes, it is running at full speed."
 
 
+async def test_the_answer_to_a_question_decides_the_next_call(home):
+    async with LlmServer() as server:
+        server.push(
+            Call(("HassGetState", {"name": "Air purifier", "state": "on"})),
+            Call(("HassTurnOn", {"name": "Air purifier"})),
+        )
+        result = await run(home, server, "if the purifier is off, switch it on")
+        assert len(server.requests) == 2 and server.unscripted == 0
+    assert (await device_values(home, "virtual:air_purifier"))["on_off"] is True
+    assert [a.intent.name for a in result.actions] == ["HassGetState", "HassTurnOn"]
+    assert result.reply.text == "No, the air purifier is off. Turned on the air purifier."
+    assert result.rounds == 2 and result.reply.ok
+
+
+async def test_an_action_a_handler_refuses_is_fed_back(home):
+    async with LlmServer() as server:
+        server.push(
+            Call(("HassSetPosition", {"name": "Bedroom light", "position": 50})),
+            Say("That light has no position."),
+        )
+        result = await run(home, server, "half the bedroom light")
+        fed_back = server.requests[1].messages[-1]["content"]
+    assert '"ok":false' in fed_back
+    assert not result.reply.ok and result.rounds == 2
+
+
 async def test_an_area_call_uses_the_speakers_room(home):
     async with LlmServer() as server:
-        server.push(Call(("HassTurnOn", {"domain": "light"})), Say("Lights on."))
+        server.push(Call(("HassTurnOn", {"domain": "light"})))
         result = await run(home, server, "it's so dark in here")
+        assert len(server.requests) == 1
     assert [r.device_id for r in result.actions[0].results] == ["virtual:living_room_lamp"]
     assert (await device_values(home, "virtual:living_room_lamp"))["on_off"] is True
     assert "Living room lamp (big lamp, lamp) | light |" in server.requests[0].text("system")

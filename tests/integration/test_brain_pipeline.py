@@ -120,8 +120,7 @@ async def test_the_grammar_answers_without_asking_the_llm(house):
 
 async def test_too_dark_the_llm_brightens_the_lamp(house):
     house.server.push(
-        Call(("HassLightSet", {"name": "Living room lamp", "brightness": 80}), usage=(900, 20)),
-        Say("It's brighter now.", usage=(1000, 5)),
+        Call(("HassLightSet", {"name": "Living room lamp", "brightness": 80}), usage=(900, 20))
     )
     result = await house.say("it's too dark in the living room")
     values = await device_values(house.home, "virtual:living_room_lamp")
@@ -133,8 +132,8 @@ async def test_too_dark_the_llm_brightens_the_lamp(house):
     assert data["actions"][0]["devices"] == ["virtual:living_room_lamp"]
     assert [r["device"] for r in data["results"]] == ["virtual:living_room_lamp"]
     usage = data["usage"]
-    assert (usage["tokens_in"], usage["tokens_out"], usage["calls"]) == (1900, 25, 2)
-    assert usage["cost"] == pytest.approx((1900 * 1.0 + 25 * 4.0) / 1e6)
+    assert (usage["tokens_in"], usage["tokens_out"], usage["calls"]) == (900, 20, 1)
+    assert usage["cost"] == pytest.approx((900 * 1.0 + 20 * 4.0) / 1e6)
     assert "llm" in data["timings_ms"]
     (intent,) = house.of(TurnEventType.INTENT)
     assert intent.data["source"] == "llm" and intent.data["name"] == "HassLightSet"
@@ -142,7 +141,8 @@ async def test_too_dark_the_llm_brightens_the_lamp(house):
     assert done.data["device"] == "virtual:living_room_lamp" and done.data["ok"]
     (end,) = house.of(TurnEventType.TURN_END)
     assert end.data["source"] == "llm" and end.data["usage"] == usage
-    assert "Living room lamp" in house.server.requests[0].text("system")
+    (request,) = house.server.requests  # the action ended the turn: no second request
+    assert "Living room lamp" in request.text("system")
 
 
 async def test_a_sentence_the_grammar_knows_but_nothing_here_does_goes_to_the_llm(house):
@@ -159,9 +159,11 @@ async def test_a_misheard_name_goes_to_the_llm_with_the_alternatives(tmp_path, s
     # place the sentence at all: either way the LLM gets a second chance
     async with rig(tmp_path, server, devices) as house:
         name = "Porch light" if devices else "Hall light"
-        server.push(Call(("HassTurnOn", {"name": name})), Say("On."))
+        # a refused call goes back to the model, which answers; one that worked ends the turn
+        server.push(Call(("HassTurnOn", {"name": name})), *([] if devices else [Say("On.")]))
         readings = ("turn on the porch light", "turn on the torch light")
         result = await house.say("turn on the porch white", area="Hallway", alternatives=readings)
+    assert len(server.requests) == (1 if devices else 2)
     user = server.requests[0].text("user")
     assert 'Heard: "turn on the porch white"' in user
     assert 'Also heard: "turn on the porch light" | "turn on the torch light"' in user
@@ -237,13 +239,12 @@ async def test_rate_limited_once_then_the_turn_goes_through(house):
     house.server.push(
         Fail(429, "slow down", headers={"retry-after": "0"}),
         Call(("HassTurnOn", {"name": "Floor fan"})),
-        Say("The fan is on."),
     )
     result = await house.say("I'm hot, get some air moving")
     assert result.reply.text == "Turned on the floor fan" and result.reply.ok
     assert (await device_values(house.home, "virtual:floor_fan"))["on_off"] is True
-    assert len(house.server.requests) == 3 and result.usage is not None
-    assert result.usage.calls == 2
+    assert len(house.server.requests) == 2 and result.usage is not None
+    assert result.usage.calls == 1
 
 
 async def test_timeout_is_an_apology_and_the_grammar_still_works(tmp_path, server, caplog):
@@ -285,8 +286,7 @@ async def test_budget_used_up_is_said_once_then_local_only(tmp_path, server):
 
 async def test_turn_them_off_after_an_llm_turn(house):
     house.server.push(
-        Call(("HassTurnOn", {"name": "Living room lamp"}), ("HassTurnOn", {"name": "Floor fan"})),
-        Say("Both on."),
+        Call(("HassTurnOn", {"name": "Living room lamp"}), ("HassTurnOn", {"name": "Floor fan"}))
     )
     result = await house.say("get the living room going")
     assert result.reply.text == "Turned on the living room lamp. Turned on the floor fan."
@@ -305,7 +305,7 @@ async def test_turn_them_off_after_an_llm_turn(house):
     }
     assert (await device_values(house.home, "virtual:floor_fan"))["on_off"] is False
     assert (await device_values(house.home, "virtual:living_room_lamp"))["on_off"] is False
-    assert len(house.server.requests) == 2
+    assert len(house.server.requests) == 1
 
 
 async def test_the_llm_sees_the_hubs_history(house):
@@ -324,14 +324,15 @@ async def test_the_api_key_is_in_no_turn_json_event_or_log(tmp_path, server, cap
     caplog.set_level(logging.DEBUG)
     async with rig(tmp_path, server) as house:
         seen = []
-        server.push(Call(("HassTurnOn", {"name": "Floor fan"})), Say("ok"))
-        await house.say("air please")
+        server.push(Call(("HassTurnOn", {"name": "Floor fan"})))
+        assert (await house.say("air please")).reply.text == "Turned on the floor fan"
         seen += house.events
         server.push(Fail(500, "boom", echo_key=True), Fail(500, "boom", echo_key=True))
         result = await house.say("air please")
         seen += house.events
         assert result.reply.text == "My online brain is having trouble right now"
         assert KEY not in repr(house.home.brain) and KEY not in repr(house.home.settings)
+    assert len(server.requests) == 3  # the turn that acted, then the 500 and its retry
     assert all(r.headers["authorization"] == f"Bearer {KEY}" for r in server.requests)
     assert KEY not in json.dumps(house.published) and KEY not in repr(seen)
     assert KEY not in caplog.text
@@ -377,10 +378,10 @@ async def test_a_voice_turn_hands_the_decoders_readings_to_the_llm(house):
     assert turn.text == "Turned on the porch light" and house.server.requests == []
     # with nothing the grammar can place, the LLM gets the transcript and every reading
     transcriber.heard = Transcript("turn off the torch white", 0.8, ("turn of the torch white",))
-    house.server.push(Call(("HassTurnOff", {"name": "Porch light"})), Say("Off."))
+    house.server.push(Call(("HassTurnOff", {"name": "Porch light"})))
     turn = await voice(audio(), HubInfo("hall-hub", "Hallway"))
     assert turn.text == "Turned off the porch light"
     user = house.server.requests[0].text("user")
     assert 'Heard: "turn off the torch white"' in user
     assert 'Also heard: "turn of the torch white"' in user
-    assert turn.to_json()["source"] == "llm" and turn.to_json()["usage"]["calls"] == 2
+    assert turn.to_json()["source"] == "llm" and turn.to_json()["usage"]["calls"] == 1

@@ -8,7 +8,14 @@ import pytest
 
 from assistant.act.registry import Area, Device, Registry
 from assistant.messages import Intent, IntentSource
-from assistant.understand.brain import TOOL_SPECS, Rejection, to_intent, tool_definitions
+from assistant.understand.brain import (
+    LOOK_TOOL,
+    TOOL_SPECS,
+    Rejection,
+    to_intent,
+    tool_definitions,
+)
+from assistant.understand.brain.tools import is_query
 from integrations.base import DeviceKind, DeviceSpec, Trait
 from intents.handlers import HANDLERS
 
@@ -35,6 +42,15 @@ def registry() -> Registry:
 def call(registry: Registry, tool: str, args: object, **kw: object) -> Intent | Rejection:
     text = args if isinstance(args, str) else json.dumps(args)
     return to_intent(tool, text, registry, supported=HANDLERS, text="said", **kw)  # type: ignore[arg-type]
+
+
+def test_the_queries_are_the_intents_that_get():
+    """Their answers go back to the model; a round of other calls ends the turn."""
+    queries = {spec.intent for spec in TOOL_SPECS if is_query(spec.intent)}
+    assert queries == {"HassGetState", "HassClimateGetTemperature"}
+    assert is_query("HassGetWeather") and is_query("HassGetCurrentTime")
+    assert not is_query("HassTurnOn") and not is_query(LOOK_TOOL)
+    assert not is_query("HassGetaway")  # "Get" must be a whole word of the CamelCase name
 
 
 def test_one_tool_per_supported_intent():

@@ -7,8 +7,14 @@ the tool's result, data again.
 
 The brain never touches a device. Each tool call is checked (:mod:`.tools`) and, when it is a
 valid intent, handed to the caller's ``execute`` callback, which runs safety and the handlers
-and returns their outcome; that outcome is fed back to the model for the next round. The
-spoken reply is built from the outcomes (:mod:`.reply`), not from the model's claims.
+and returns their outcome. The spoken reply is built from the outcomes (:mod:`.reply`), not
+from the model's claims, so the model's words after a round that only acted are never used:
+such a round ends the turn (one request for a plain command). It does when every call of the
+answer, at most ``MAX_CALLS_PER_ROUND`` of them, was a valid intent that executed with an ok
+reply and no failed device, and none was a query (:func:`.tools.is_query`:
+``HassGetState``, ``HassClimateGetTemperature``) or a ``LookAtCamera``. Otherwise every
+result (refusals, failures, answers, what a camera sees) is fed back for another round, up to
+``max_tool_rounds`` requests; so the rules ask for every call a request needs in one answer.
 """
 
 from __future__ import annotations
@@ -36,7 +42,15 @@ from .cost import BUDGET_FILE, Budget, Pricing, Usage
 from .errors import BrainError
 from .prompt import PastTurn, camera_data, text_messages, vision_messages
 from .reply import PHRASES, Action, build_reply
-from .tools import LOOK_TOOL, Rejection, camera_argument, look_tool, to_intent, tool_definitions
+from .tools import (
+    LOOK_TOOL,
+    Rejection,
+    camera_argument,
+    is_query,
+    look_tool,
+    to_intent,
+    tool_definitions,
+)
 
 __all__ = [
     "Brain",
@@ -249,7 +263,9 @@ class Brain:
         execute: Executor,
         deadline: float,
     ) -> str | None:
-        """Ask, execute the tool calls, feed the results back; the model's last text."""
+        """Ask, execute the tool calls, feed the results back until a round settles the turn
+        (see the module's docstring); the model's last text."""
+        # the same tools every round (and turn, cameras aside): a cached prompt prefix holds
         tools = self._tools + ([look_tool(turn.cameras)] if turn.cameras else [])
         for round_ in range(1, self._settings.max_tool_rounds + 1):
             self.budget.check()
@@ -266,23 +282,44 @@ class Brain:
             if not completion.tool_calls:
                 return completion.content
             messages.append(completion.assistant_message())
-            for index, call in enumerate(completion.tool_calls):
-                if index < MAX_CALLS_PER_ROUND:
-                    content = await self._call(turn, call, round_, execute)
-                else:
-                    content = _dumps({"ok": False, "error": "too many calls in one answer"})
-                messages.append({"role": "tool", "tool_call_id": call.id, "content": content})
+            if await self._round(turn, completion.tool_calls, round_, execute, messages):
+                _LOGGER.debug("[%s] round %d settled the turn", turn.turn_id, round_)
+                return completion.content
         _LOGGER.info("[%s] LLM stopped after %d tool rounds", turn.turn_id, turn.rounds)
         return None
+
+    async def _round(
+        self,
+        turn: _Turn,
+        calls: Sequence[ToolCall],
+        round_: int,
+        execute: Executor,
+        messages: list[dict[str, Any]],
+    ) -> bool:
+        """Carry out one answer's calls, their results added to ``messages``; whether the
+        round settled the turn (nothing in it for the model to fix, read or look at)."""
+        settled = True
+        for index, call in enumerate(calls):
+            if index < MAX_CALLS_PER_ROUND:
+                content, done = await self._call(turn, call, round_, execute)
+            else:  # refused: the model hears of it (and may send the rest again)
+                content = _dumps({"ok": False, "error": "too many calls in one answer"})
+                done = False
+            settled = settled and done
+            messages.append({"role": "tool", "tool_call_id": call.id, "content": content})
+        return settled
 
     async def _count(self, turn: _Turn, completion: Completion) -> None:
         turn.usage = turn.usage + completion.usage
         await self.budget.add(completion.usage)
 
-    async def _call(self, turn: _Turn, call: ToolCall, round_: int, execute: Executor) -> str:
-        """Check and execute one tool call; the tool result for the model (JSON text)."""
+    async def _call(
+        self, turn: _Turn, call: ToolCall, round_: int, execute: Executor
+    ) -> tuple[str, bool]:
+        """Check and execute one tool call: the tool result for the model (JSON text), and
+        whether the call is done with (a valid action that went well, no query, no look)."""
         if call.name == LOOK_TOOL and turn.cameras:
-            return await self._look_at(turn, call)
+            return await self._look_at(turn, call), False
         intent = to_intent(
             call.name,
             call.arguments,
@@ -294,7 +331,7 @@ class Brain:
         if isinstance(intent, Rejection):
             _LOGGER.info("[%s] LLM call %s refused: %s", turn.turn_id, call.name, intent.reason)
             turn.refused.append((round_, intent))
-            return _dumps({"ok": False, "error": intent.reason})
+            return _dumps({"ok": False, "error": intent.reason}), False
         _LOGGER.info("[%s] LLM intent %s %s", turn.turn_id, intent.name, dict(intent.slots))
         try:
             outcome = await execute(intent)
@@ -303,7 +340,7 @@ class Brain:
             _LOGGER.exception("[%s] executing %s failed", turn.turn_id, intent.name)
             action = Action(intent, Reply(PHRASES["failed"], ok=False), (), round_)
         turn.actions.append(action)
-        return _dumps(_tool_result(action))
+        return _dumps(_tool_result(action)), _done(action)
 
     async def _look_at(self, turn: _Turn, call: ToolCall) -> str:
         """``LookAtCamera``: a fresh frame, described by the vision model, as data."""
@@ -358,6 +395,12 @@ class Brain:
             devices=tuple(d.id for d in devices),
             error=error,
         )
+
+
+def _done(action: Action) -> bool:
+    """Whether the model needs nothing back from ``action``: it acted, and all went well."""
+    went_well = action.reply.ok and all(r.ok for r in action.results)
+    return went_well and not is_query(action.intent.name)
 
 
 def _tool_result(action: Action) -> dict[str, Any]:

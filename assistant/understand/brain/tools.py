@@ -10,11 +10,15 @@ exists and is exposed) before it becomes an ``Intent(source=LLM)``; anything els
 the brain answers it with what the vision model sees, as data. Timers are not tools yet: no
 handler exists for them. Confirmation intents (``MimoConfirm``, ``MimoCancel``,
 ``HassNevermind``) never are: a confirmation must come from the person, not from the model.
+
+Queries (:func:`is_query`) only read: their answer may be what the model needs to decide its
+next call, so the brain always sends it back; a round of calls that only act ends the turn.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,6 +34,7 @@ __all__ = [
     "TOOL_SPECS",
     "Rejection",
     "camera_argument",
+    "is_query",
     "look_tool",
     "tool_definitions",
     "to_intent",
@@ -41,6 +46,7 @@ _DOMAINS = frozenset(HA_DOMAINS.values())
 _TARGET_SLOTS = ("name", "area")
 MAX_ARGUMENT_CHARS = 2000
 """Longer argument text is refused unread."""
+_QUERY = re.compile(r"Get(?![a-z])")
 
 
 def _percent(what: str) -> dict[str, Any]:
@@ -114,6 +120,12 @@ _SPECS = {spec.intent: spec for spec in TOOL_SPECS}
 def tool_definitions(supported: Collection[str]) -> list[dict[str, Any]]:
     """The chat-completions ``tools`` for the intents in ``supported`` (e.g. ``HANDLERS``)."""
     return [_definition(spec) for spec in TOOL_SPECS if spec.intent in supported]
+
+
+def is_query(intent: str) -> bool:
+    """Whether ``intent`` only reads: Home Assistant names those ``...Get...``
+    (``HassGetState``, ``HassClimateGetTemperature``; later ``HassGetWeather``, ...)."""
+    return _QUERY.search(intent) is not None
 
 
 LOOK_TOOL = "LookAtCamera"
