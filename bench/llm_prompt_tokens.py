@@ -1,16 +1,18 @@
 """Prompt tokens per LLM request with 10, 100 and 500 devices; target: under 1,500 at 500.
 
 Runs the real brain against the OpenAI-compatible test server on 127.0.0.1 (nothing leaves
-the machine) with a varied set of utterances. Each turn is two requests: the model calls a
-tool on the first device it was shown, then answers. Tokens are counted two ways:
+the machine) with a varied set of utterances. In each turn the model calls a tool on the
+first device it was shown; a round that only acts ends the turn, so a turn is one request
+(before that rule, a second request fed the result back). Tokens are counted two ways:
 
 - ``est``: the brain's estimator (what the test server reports as usage);
 - ``bpe``: GPT-2's byte-pair encoding (the tokenizer bundled with the tiny.en Whisper model,
   via the ``tokenizers`` package), when available. Tokenizers with larger vocabularies
   (MiMo's, cl100k) give fewer tokens, so both are on the high side.
 
-Prints p50/p90/p99/max per home size for the first request, the second, and the whole turn,
-and the ratio of sending every device instead. Run: ``python -m bench.llm_prompt_tokens``.
+Prints requests per turn and p50/p90/p99/max per home size for each request and for the
+whole turn, and the ratio of sending every device instead.
+Run: ``python -m bench.llm_prompt_tokens``.
 Not part of the test run.
 """
 
@@ -29,7 +31,7 @@ from assistant.understand.brain import Brain, estimate_request_tokens, tool_defi
 from assistant.understand.brain.context import device_line
 from assistant.understand.brain.prompt import text_messages
 from intents.handlers import HANDLERS, Outcome
-from tests.llm_server import Call, LlmServer, Request, Say, synthetic_registry
+from tests.llm_server import Call, LlmServer, Request, synthetic_registry
 
 UTTERANCES: tuple[tuple[str, str | None], ...] = (
     ("turn on the kitchen lamp", "living_room"),
@@ -101,17 +103,17 @@ async def execute(intent: Intent) -> Outcome:
 
 async def measure(size: int) -> dict[str, list[int]]:
     registry = synthetic_registry(size)
-    sizes: dict[str, list[int]] = {"est1": [], "est2": [], "turn": [], "all": []}
+    sizes: dict[str, list[int]] = {"est": [], "calls": [], "turn": [], "all": []}
     async with LlmServer() as server:
         settings = LlmSettings(base_url=server.base_url, model="m", timeout=10.0)
         async with Brain(settings, registry, supported=HANDLERS) as brain:
             for text, area in UTTERANCES:
-                server.push(lambda r: Call(("HassTurnOn", {"name": first_device(r)})), Say("Done."))
+                server.push(lambda r: Call(("HassTurnOn", {"name": first_device(r)})))
                 before = len(server.requests)
                 result = await brain.run(text, execute, area_id=area)
-                first, second = server.requests[before:]
-                sizes["est1"].append(estimate_request_tokens(first.messages, first.tools))
-                sizes["est2"].append(estimate_request_tokens(second.messages, second.tools))
+                made = server.requests[before:]
+                sizes["est"] += [estimate_request_tokens(r.messages, r.tools) for r in made]
+                sizes["calls"].append(len(made))
                 sizes["turn"].append(result.usage.tokens_in)
                 sizes["all"].append(everything(registry, text, area))
         sizes["requests"] = server.requests  # type: ignore[assignment]
@@ -133,18 +135,15 @@ def percentiles(values: Sequence[int]) -> str:
 def report(size: int, sizes: dict[str, Any], count: Callable[[str], int] | None) -> None:
     requests: list[Request] = sizes.pop("requests")
     print(f"{size} devices, {len(UTTERANCES)} turns (p50 p90 p99 max)")
-    print(f"  first request   est {percentiles(sizes['est1'])}")
-    print(f"  second request  est {percentiles(sizes['est2'])}")
+    print(f"  requests per turn   {statistics.mean(sizes['calls']):.2f}")
+    print(f"  each request    est {percentiles(sizes['est'])}")
     if count is not None:
         bpe = [bpe_request(count, r.messages, r.tools) for r in requests]
-        print(f"  first request   bpe {percentiles(bpe[0::2])}")
-        print(f"  second request  bpe {percentiles(bpe[1::2])}")
+        print(f"  each request    bpe {percentiles(bpe)}")
     print(f"  whole turn      est {percentiles(sizes['turn'])}")
     all_p50 = statistics.median(sizes["all"])
-    ratio = all_p50 / statistics.median(sizes["est1"])
-    print(
-        f"  every device listed instead: p50 {all_p50:.0f} tokens, {ratio:.1f}x the first request"
-    )
+    ratio = all_p50 / statistics.median(sizes["est"])
+    print(f"  every device listed instead: p50 {all_p50:.0f} tokens, {ratio:.1f}x a request")
 
 
 async def main(sizes: Sequence[int]) -> None:
