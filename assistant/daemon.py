@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 import signal
@@ -47,6 +48,7 @@ async def serve(settings: Settings, *, callback: EventCallback | None = None) ->
             tasks = await stack.enter_async_context(asyncio.TaskGroup())
             links = await _start_hubs(home, stack, tasks)
             await _start_mqtt(home, stack)
+            _freeze_startup_heap()
             _sd_notify("READY=1")
             _LOGGER.info(
                 "mimo-assistant ready: %d devices in %d areas",
@@ -59,6 +61,14 @@ async def serve(settings: Settings, *, callback: EventCallback | None = None) ->
             for task in (watchdog, *links):
                 task.cancel()
         _LOGGER.info("mimo-assistant stopping")
+
+
+def _freeze_startup_heap() -> None:
+    """What start-up built (models, grammar, registry) lives as long as the daemon: collect
+    once, then keep it out of the collector's scans, so a full collection during a turn
+    walks only what turns made (one over the start-up heap took ~70 ms, inside a turn)."""
+    gc.collect()
+    gc.freeze()
 
 
 async def _start_hubs(

@@ -33,11 +33,22 @@ Read the MQTT turn time with care: on loopback most of it (~40 ms) is a Nagle x 
 stall, not the daemon: the bulb's PUBLISH of its new state follows its PUBACK of the command
 and waits for the broker's delayed ACK, and Mosquitto (``set_tcp_nodelay`` off by default)
 holds the forwarded state behind its PUBACK to the daemon the same way. With TCP_NODELAY on
-both clients' sockets and the broker, the two arms' turns come out about equal. A single
-60-70 ms outlier in the ``understand`` stage (either arm) is a full, generation 2 garbage
-collection that lands in a turn.
+both clients' sockets and the broker, the two arms' turns come out about equal.
 
-    python -m bench.mqtt_command_latency [--rounds 50] [--warmup 3] [--gap 0.1]
+Garbage collection: a ``gc.callbacks`` hook times every collection of the measured phase
+(the measured turns and the gaps after them). Printed after the tables: collections per
+generation; the longest and the total generation 2 (full) pause, with each one's pause and
+when it began (seconds into the measured phase) when there are at most 8; the longest and
+total gen 0 + gen 1 pause; how many objects ``gc.freeze`` holds; and per arm how many
+measured turns overlapped a full collection (and those turns' times). ``--freeze`` does what
+the daemon does before READY (``assistant.daemon._freeze_startup_heap``: ``gc.collect()``,
+then ``gc.freeze()``), once the home is started and warmed up and the bulb is up, before the
+warm-up turns. Without it a full collection walks the start-up heap (~160k objects) and
+takes ~75-105 ms, about one per 400 turns, and lands in a turn (a ~100 ms outlier); with it,
+in two runs each (Python 3.11, 1000 rounds), full collections came about twice as often
+(12 vs 5) but took ~3 ms each.
+
+    python -m bench.mqtt_command_latency [--rounds 50] [--warmup 3] [--gap 0.1] [--freeze]
 """
 
 from __future__ import annotations
@@ -45,6 +56,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import os
 import secrets
 import statistics
@@ -59,7 +71,7 @@ import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
 from assistant.config import parse_config
-from assistant.daemon import _start_mqtt
+from assistant.daemon import _freeze_startup_heap, _start_mqtt
 from assistant.runtime import Home
 from integrations.miio.spec import load_spec
 from integrations.virtual import VirtualMiioDevice
@@ -120,6 +132,35 @@ class ArrivalClock:
         self._client.loop_stop()
 
 
+class GcLog:
+    """Every garbage collection while ``active``: (generation, start, stop), monotonic s."""
+
+    def __init__(self) -> None:
+        self.active = False
+        self.since = 0.0  # when the measured phase began
+        self.collections: list[tuple[int, float, float]] = []
+        self._started = 0.0
+
+    def begin(self) -> None:
+        self.active, self.since = True, time.monotonic()
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._started = time.monotonic()
+        elif self.active:
+            self.collections.append((info["generation"], self._started, time.monotonic()))
+
+    def __enter__(self) -> GcLog:
+        gc.callbacks.append(self)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        gc.callbacks.remove(self)
+
+    def full(self) -> list[tuple[float, float]]:
+        return [(start, stop) for gen, start, stop in self.collections if gen == 2]
+
+
 @dataclass
 class Arm:
     """One way to reach a device, and what its measured turns took (milliseconds)."""
@@ -134,6 +175,8 @@ class Arm:
     command: list[float] = field(default_factory=list)
     turn: list[float] = field(default_factory=list)
     seen_second: list[float] = field(default_factory=list)
+    spans: list[tuple[float, float]] = field(default_factory=list)
+    """(start, end) of each measured turn, ``time.monotonic()`` s, in ``turn``'s order."""
     stages: dict[str, list[float]] = field(default_factory=dict)
 
 
@@ -159,6 +202,7 @@ async def run_turn(home: Home, arm: Arm, warmup: int) -> None:
         return
     arm.command.append((arrived - started) * 1000)
     arm.turn.append((ended - started) * 1000)
+    arm.spans.append((started, ended))
     for stage, ms in result.timings_ms.items():
         arm.stages.setdefault(stage, []).append(ms)
     if arm.second is not None:
@@ -172,7 +216,9 @@ def first_since(stamps: Callable[[], list[float]]) -> Callable[[float], float | 
     return lambda start: next((t for t in stamps() if t >= start), None)
 
 
-async def bench(broker: MosquittoBroker, tmp: Path, args: argparse.Namespace) -> list[str]:
+async def bench(
+    broker: MosquittoBroker, tmp: Path, args: argparse.Namespace, gclog: GcLog
+) -> list[str]:
     token = secrets.token_hex(16)
     lamp = VirtualMiioDevice(load_spec(LAMP_MODEL), token=token, did=123_456_789)
     await lamp.start()
@@ -214,13 +260,18 @@ async def bench(broker: MosquittoBroker, tmp: Path, args: argparse.Namespace) ->
             await _start_mqtt(home, stack)
             if not await wait_for(lambda: home.registry.state(f"mqtt:{BULB}").available, 10):
                 raise RuntimeError("the bulb did not come up")
+            if args.freeze:
+                _freeze_startup_heap()  # as the daemon does, before READY
             order = (mqtt, miio, miio, mqtt)  # ABBA: neither arm always goes first
             for index in range(2 * (args.warmup + args.rounds)):
+                if index == 2 * args.warmup:  # each pair of turns is one per arm
+                    gclog.begin()
                 await run_turn(home, order[index % 4], args.warmup)
                 await asyncio.sleep(args.gap)
     finally:
+        gclog.active = False
         await lamp.stop()
-    lines = report(args, mqtt, miio)
+    lines = report(args, mqtt, miio) + gc_report(gclog, mqtt, miio)
     leaked = [s for s in (token, *broker.passwords.values()) if any(s in x for x in lines)]
     assert not leaked, "a secret would be printed"
     return lines
@@ -244,6 +295,7 @@ def row(name: str, values: list[float]) -> str:
 def report(args: argparse.Namespace, mqtt: Arm, miio: Arm) -> list[str]:
     lines = [
         f"{args.rounds} measured turns per arm (+{args.warmup} warm-up), ABBA, "
+        f"gc.freeze after start-up: {'yes' if args.freeze else 'no'}, "
         f"{args.gap:g} s between turns; Mosquitto and the virtual miio device on 127.0.0.1; "
         f"{len(os.sched_getaffinity(0))} CPUs",
         "",
@@ -265,16 +317,51 @@ def report(args: argparse.Namespace, mqtt: Arm, miio: Arm) -> list[str]:
     return lines
 
 
+def gc_report(gclog: GcLog, *arms: Arm) -> list[str]:
+    counts = [sum(1 for c in gclog.collections if c[0] == gen) for gen in range(3)]
+    pauses = [(stop - start) * 1000 for start, stop in gclog.full()]
+    young = [(stop - start) * 1000 for gen, start, stop in gclog.collections if gen < 2]
+    each = ", ".join(f"{(b - a) * 1000:.1f} at {a - gclog.since:.0f} s" for a, b in gclog.full())
+    lines = [
+        "",
+        "GC in the measured phase (turns and gaps): collections gen0 {}, gen1 {}, gen2 {}".format(
+            *counts
+        ),
+        f"  gen2 pause ms: max {max(pauses, default=0.0):.2f}, total {sum(pauses):.2f}"
+        + (f" (each: {each})" if 0 < len(pauses) <= 8 else ""),
+        f"  gen0+gen1 pause ms: max {max(young, default=0.0):.2f}, total {sum(young):.2f}",
+        f"  frozen objects (gc.get_freeze_count) {gc.get_freeze_count()}",
+    ]
+    for arm in arms:
+        hit = [
+            ms
+            for ms, (start, end) in zip(arm.turn, arm.spans, strict=True)
+            if any(b > start and a < end for a, b in gclog.full())
+        ]
+        cells = ", ".join(f"{ms:.1f}" for ms in hit[:8])
+        lines.append(
+            f"  {arm.name:5} turns overlapping a gen2 collection: {len(hit)} of {len(arm.turn)}"
+            + (f" (full turn ms: {cells})" if hit else "")
+        )
+    return lines
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rounds", type=int, default=50, help="measured turns per arm")
     parser.add_argument("--warmup", type=int, default=3, help="discarded turns per arm first")
     parser.add_argument("--gap", type=float, default=0.1, help="seconds of quiet between turns")
+    parser.add_argument(
+        "--freeze",
+        action="store_true",
+        help="gc.collect() + gc.freeze() after start-up, as the daemon does before READY",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         broker = start_broker(Path(tmp) / "mosquitto")
         try:
-            lines = asyncio.run(bench(broker, Path(tmp), args))
+            with GcLog() as gclog:
+                lines = asyncio.run(bench(broker, Path(tmp), args, gclog))
         finally:
             broker.stop()
     print("\n".join(lines))
