@@ -9,6 +9,8 @@ fired there are handed to the loop with ``call_soon_threadsafe``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import socket
 import ssl
 import threading
 from collections.abc import Callable
@@ -56,6 +58,9 @@ class SocketPump:
         if self._closing():  # a connect that was still running in its thread when we closed
             self._client._sock_close()  # noqa: SLF001
             return
+        with contextlib.suppress(OSError, AttributeError):  # not a TCP socket: nothing to do
+            # Small control packets go out at once, not behind the broker's delayed ACK.
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._loop.add_reader(sock, self._readable)
 
     def _unwatch(self, sock: Any) -> None:

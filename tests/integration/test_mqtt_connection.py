@@ -6,6 +6,7 @@ import asyncio
 import logging
 import os
 import signal
+import socket
 import sys
 import textwrap
 import uuid
@@ -132,6 +133,18 @@ async def test_tls_with_the_right_ca(mqtt: MosquittoBroker) -> None:
             await conn.wait_connected(5, fail_fast=True)
             sub = await conn.subscribe(f"{prefix}/status")
             assert await _next_payload(sub) == b"online"
+
+
+@pytest.mark.parametrize("tls", [False, True])
+async def test_small_packets_are_not_held_for_the_brokers_ack(
+    mqtt: MosquittoBroker, tls: bool
+) -> None:
+    """TCP_NODELAY: a command written just after an acknowledgement goes out at once."""
+    options = {"port": mqtt.tls_port, "tls": TlsSettings(ca_file=mqtt.ca_file)} if tls else {}
+    async with _assistant(mqtt, _prefix(), **options) as conn:
+        await conn.wait_connected(5, fail_fast=True)
+        sock = conn._client.socket()  # noqa: SLF001 - the socket paho opened
+        assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
 
 
 async def test_tls_with_the_wrong_ca_fails_clearly(mqtt: MosquittoBroker) -> None:
