@@ -16,13 +16,35 @@ asked about) are the expected ones; "exact" also checks values (brightness, colo
 temperature, state asked about). Acting on the virtual devices is part of the run; the
 state lives in a temporary folder. Not part of the test run.
 
-    python bench/voice_accuracy.py [--limit N] [--snr 15] [--no-misses]
+Calibration of ``voice.stt.min_confidence`` (daemon arm): each clip's transcript confidence
+and what acting on that transcript does: right, wrong and a device was sent a command
+(dangerous), wrong but harmless (no intent, or a question about the wrong thing), or nothing
+heard (no text: never asked again, whatever the threshold). A turn the daemon asked again
+(confidence below the configured threshold) is replayed after it: its transcript goes the
+way an acting voice turn goes (the first of its readings the grammar understands, the others
+as alternatives, as ``VoiceAssistant`` does) through ``Pipeline.run_text`` on a site of its
+own, so its verdict is what a lower threshold would have done, and the turns after it keep
+their history. (The best reading alone through the grammar would not do: the daemon acts on
+"is the air purifier on" when it heard "Is there pure if I wrong?".) The threshold gates
+only after hearing (and the early end, which at the end of speech uses the same speculative
+transcript), so the transcript, and with it this verdict, does not depend on the threshold:
+for any threshold t, a turn with text and confidence below t is asked again, any other acts
+with that verdict. The table gives the confidence quantiles of right and wrong turns, and
+per threshold the wrong turns caught (asked again instead) and the right turns lost (asked
+again needlessly).
+
+    python bench/voice_accuracy.py [--limit N] [--snr 15] [--no-misses] [--csv clips.csv]
+        [--min-confidence 0.3]
+
+``--min-confidence`` runs the daemon at another threshold; the table should not change
+with it (beyond the decoder's run-to-run noise), which checks the replay.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import csv
 import sys
 import tempfile
 import time
@@ -35,12 +57,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _voice_data as vd  # noqa: E402
 import numpy as np  # noqa: E402
 
+from assistant.config import Settings  # noqa: E402
 from assistant.listen.base import HubInfo  # noqa: E402
+from assistant.messages import Transcript  # noqa: E402
 from assistant.runtime import Home  # noqa: E402
 from assistant.speak.tts import Speaker  # noqa: E402
 from assistant.transcribe import default_model_path  # noqa: E402
+from assistant.turn import TurnResult  # noqa: E402
 
 LEAD_S, TRAIL_S = 0.3, 1.5
+THRESHOLDS = tuple(round(0.1 + 0.05 * i, 2) for i in range(15))
+"""min_confidence values the calibration table tries: 0.10 to 0.80."""
 
 
 @dataclass
@@ -53,6 +80,14 @@ class Row:
     asked_again: bool
     base_ms: float
     voice_ms: float
+    confidence: float | None
+    """The daemon's transcript confidence; None: nothing heard (no text)."""
+    acting: vd.Verdict | None
+    """Acting on the daemon's transcript: its turn, or the replay of one asked again."""
+    commanded: bool
+    """... and that sent a device a command."""
+    replay_text: str = ""
+    """What the replay of a turn asked again acted on."""
 
 
 async def render(commands: tuple[vd.Command, ...], snr: float, log: bool) -> list[vd.Clip]:
@@ -95,6 +130,27 @@ async def render(commands: tuple[vd.Command, ...], snr: float, log: bool) -> lis
     return clips
 
 
+async def act_anyway(home: Home, heard: Transcript, area: str | None) -> TurnResult:
+    """What the daemon does with a transcript it is sure enough of (``VoiceAssistant``):
+    the first reading the grammar understands (else the best), the others as alternatives.
+    On a site of its own, so the daemon's turns keep their history."""
+    assert home.pipeline is not None
+    readings = (heard.text, *heard.alternatives)
+    text = heard.text
+    for reading in readings:
+        if await home.pipeline.understands(reading, area_id=area):
+            text = reading
+            break
+    others = [t for t in readings if t != text]
+    return await home.pipeline.run_text(text, area_id=area, site="replay", alternatives=others)
+
+
+def _with_min_confidence(settings: Settings, value: float) -> Settings:
+    voice = settings.voice
+    stt = voice.stt.model_copy(update={"min_confidence": value})
+    return settings.model_copy(update={"voice": voice.model_copy(update={"stt": stt})})
+
+
 def plain_model(threads: int):
     from faster_whisper import WhisperModel
 
@@ -118,47 +174,61 @@ async def run(args: argparse.Namespace) -> None:
     commands = vd.COMMANDS[: args.limit] if args.limit else vd.COMMANDS
     with tempfile.TemporaryDirectory(prefix="voice-accuracy-") as tmp:
         settings = vd.demo_settings(Path(tmp) / "state")
+        if args.min_confidence is not None:
+            settings = _with_min_confidence(settings, args.min_confidence)
         async with Home(settings, voice=True) as home:
             assert home.voice is not None and home.pipeline is not None
             hub = HubInfo("bench", settings.site.area)
-            area = home.area_id(settings.site.area)
             model = await asyncio.to_thread(plain_model, home.transcriber._threads)
             clips = await render(commands, args.snr, True)
             rows: list[Row] = []
             started = time.perf_counter()
             for n, clip in enumerate(clips, 1):
-                t0 = time.perf_counter()
-                text = await asyncio.to_thread(plain_transcribe, model, clip.pcm, args.beam)
-                base_ms = (time.perf_counter() - t0) * 1000
-                base_result = await home.pipeline.run_text(text, area_id=area) if text else None
-                t0 = time.perf_counter()
-                turn = await home.voice(vd.chunks(clip.pcm), hub)
-                voice_ms = (time.perf_counter() - t0) * 1000
-                heard = turn.heard
-                asked = (
-                    heard is not None
-                    and bool(heard.text)
-                    and turn.result.intent is None
-                    and (heard.confidence < settings.voice.stt.min_confidence)
-                )
-                rows.append(
-                    Row(
-                        clip,
-                        text,
-                        vd.judge(clip.command, base_result, home.registry),
-                        turn.transcript,
-                        vd.judge(clip.command, turn.result, home.registry),
-                        asked,
-                        base_ms,
-                        voice_ms,
-                    )
-                )
+                rows.append(await measure(home, model, clip, hub, args.beam))
                 if n % 20 == 0:
                     print(
                         f"  {n}/{len(clips)} clips, {time.perf_counter() - started:.0f} s",
                         file=sys.stderr,
                     )
     report(rows, len(commands), args)
+    calibration(rows, settings.voice.stt.min_confidence)
+    if args.csv is not None:
+        write_csv(rows, args.csv)
+
+
+async def measure(home: Home, model, clip: vd.Clip, hub: HubInfo, beam: int) -> Row:
+    """One clip through both arms; a daemon turn asked again is replayed (module docstring)."""
+    assert home.voice is not None and home.pipeline is not None
+    area = home.area_id(hub.area)
+    t0 = time.perf_counter()
+    text = await asyncio.to_thread(plain_transcribe, model, clip.pcm, beam)
+    base_ms = (time.perf_counter() - t0) * 1000
+    base_result = await home.pipeline.run_text(text, area_id=area) if text else None
+    t0 = time.perf_counter()
+    turn = await home.voice(vd.chunks(clip.pcm), hub)
+    voice_ms = (time.perf_counter() - t0) * 1000
+    heard = turn.heard
+    confidence = heard.confidence if heard is not None and heard.text else None
+    asked = (
+        confidence is not None
+        and turn.result.intent is None
+        and confidence < home.settings.voice.stt.min_confidence
+    )
+    acting = await act_anyway(home, heard, area) if asked and heard is not None else turn.result
+    return Row(
+        clip,
+        text,
+        vd.judge(clip.command, base_result, home.registry),
+        turn.transcript,
+        vd.judge(clip.command, turn.result, home.registry),
+        asked,
+        base_ms,
+        voice_ms,
+        confidence,
+        None if confidence is None else vd.judge(clip.command, acting, home.registry),
+        bool(acting.results),
+        acting.text if asked else "",
+    )
 
 
 def _acc(rows: list[Row], which: str, exact: bool = False) -> tuple[int, float]:
@@ -232,7 +302,99 @@ def report(rows: list[Row], commands: int, args: argparse.Namespace) -> None:
             print(f"  [{r.clip.voice}] said {said!r}; want {want}")
             for tag, text, verdict in (("B", r.base_text, r.base), ("D", r.voice_text, r.voice)):
                 mark = "*" if not verdict.ok else " "
-                print(f"     {tag}{mark} heard {text!r} -> {verdict.got}")
+                conf = f" ({r.confidence:.2f})" if tag == "D" and r.confidence is not None else ""
+                print(f"     {tag}{mark} heard {text!r}{conf} -> {verdict.got}")
+            if r.asked_again and r.acting is not None:
+                print(f"       acting on {r.replay_text!r} would have been -> {r.acting.got}")
+
+
+def _kind(row: Row) -> str:
+    """right; commanded (wrong, and a device was sent a command); harmless (wrong: no
+    intent, or a question about the wrong thing); nothing (no text heard)."""
+    if row.acting is None:
+        return "nothing"
+    if row.acting.ok:
+        return "right"
+    return "commanded" if row.commanded else "harmless"
+
+
+def _quantiles(values: list[float]) -> str:
+    if not values:
+        return f"{'-':>7}" * 5
+    qs = (min(values), vd.pct(values, 5), vd.pct(values, 25), vd.pct(values, 50), max(values))
+    return "".join(f"{q:>7.2f}" for q in qs)
+
+
+def calibration(rows: list[Row], current: float) -> None:
+    """Confidence of right vs wrong turns, and what each threshold would catch and lose."""
+    by_kind: dict[str, list[float]] = defaultdict(list)
+    for row in rows:
+        by_kind[_kind(row)].append(row.confidence or 0.0)
+    by_kind["wrong"] = by_kind["commanded"] + by_kind["harmless"]
+    asked = sum(r.asked_again for r in rows)
+    print(
+        f"\nCalibration of voice.stt.min_confidence (daemon; now {current:g}, {asked} turns "
+        "asked again, replayed to judge them): transcript confidence by what acting on it does"
+    )
+    head = f"{'':<24}{'clips':>6}{'min':>7}{'p5':>7}{'p25':>7}{'p50':>7}{'max':>7}"
+    print(head)
+    print("-" * len(head))
+    for kind, label in (
+        ("right", "right"),
+        ("wrong", "wrong"),
+        ("commanded", "  commanded a device"),
+        ("harmless", "  harmless"),
+    ):
+        values = by_kind[kind]
+        print(f"{label:<24}{len(values):>6}{_quantiles(values)}")
+    print(f"{'nothing heard':<24}{len(by_kind['nothing']):>6}   (never asked again)")
+    right, wrong = by_kind["right"], by_kind["wrong"]
+    danger = by_kind["commanded"]
+    head = (
+        f"{'threshold':>10}{'asked':>8}{'wrong caught':>16}{'commanded caught':>20}"
+        f"{'right lost':>14}{'right kept':>14}"
+    )
+    print(f"\n{head}")
+    print("-" * len(head))
+    for t in sorted({*THRESHOLDS, current}):
+        lost = sum(c < t for c in right)
+        caught = sum(c < t for c in wrong)
+        dcaught = sum(c < t for c in danger)
+        kept = len(right) - lost
+        mark = " <- now" if t == current else ""
+        print(
+            f"{t:>10.2f}{lost + caught:>8}{f'{caught}/{len(wrong)}':>16}"
+            f"{f'{dcaught}/{len(danger)}':>20}"
+            f"{f'{lost} ({_share(lost, len(right))})':>14}"
+            f"{f'{_share(kept, len(rows))}':>14}{mark}"
+        )
+    print("(right kept: % of all clips right at that threshold; asked: turns asked again)")
+
+
+def write_csv(rows: list[Row], path: Path) -> None:
+    """One line per clip: the daemon's transcript, its confidence, what acting on it does."""
+    with path.open("w", newline="") as out:
+        writer = csv.writer(out)
+        writer.writerow(("voice", "said", "heard", "confidence", "kind", "asked_again", "got"))
+        for r in rows:
+            conf = "" if r.confidence is None else f"{r.confidence:.3f}"
+            got = r.acting.got if r.acting is not None else ""
+            writer.writerow(
+                (
+                    r.clip.voice,
+                    r.clip.command.text,
+                    r.voice_text,
+                    conf,
+                    _kind(r),
+                    r.asked_again,
+                    got,
+                )
+            )
+    print(f"per-clip confidences written to {path}", file=sys.stderr)
+
+
+def _share(n: int, of: int) -> str:
+    return f"{100.0 * n / of:.1f}%" if of else "-"
 
 
 def main() -> None:
@@ -242,6 +404,15 @@ def main() -> None:
     parser.add_argument("--beam", type=int, default=5, help="baseline beam size")
     parser.add_argument(
         "--no-misses", dest="misses", action="store_false", help="do not list the misses"
+    )
+    parser.add_argument(
+        "--min-confidence",
+        type=float,
+        default=None,
+        help="run the daemon at this voice.stt.min_confidence (default: config.yaml's)",
+    )
+    parser.add_argument(
+        "--csv", type=Path, default=None, help="also write each clip's confidence here"
     )
     asyncio.run(run(parser.parse_args()))
 
