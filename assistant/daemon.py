@@ -95,6 +95,7 @@ async def _start_hubs(
             arbiter=arbiter,
             wake=WakeSettings(hubs.wyoming.wake_word, hubs.wyoming.wake_threshold),
             max_connections=hubs.wyoming.max_connections,
+            services=home.voice,
         )
         try:
             await stack.enter_async_context(server)

@@ -110,6 +110,13 @@ class Pipeline:
             return False
         return not (whole and "refer" in recognized.slots)
 
+    async def recognize(self, text: str, *, area_id: str | None = None) -> Intent | NoMatch:
+        """What the grammar makes of ``text``, acting on nothing (Wyoming ``recognize``)."""
+        return await asyncio.wait_for(
+            asyncio.to_thread(self._recognizer.recognize, text, area_id=area_id),
+            UNDERSTAND_TIMEOUT,
+        )
+
     def new_turn(
         self, text: str = "", *, area_id: str | None = None, site: str = "default"
     ) -> Turn:

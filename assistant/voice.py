@@ -18,16 +18,16 @@ from dataclasses import dataclass, field
 from assistant.act.safety import redact_pin
 from assistant.audio import ToSpeech
 from assistant.config import VoiceSettings
-from assistant.listen.base import HubInfo, VoiceActivity
+from assistant.listen.base import Answer, HubInfo, Understood, VoiceActivity
 from assistant.listen.errors import HubError
 from assistant.listen.segmenter import Segmenter, SegmenterEventType, SegmenterSettings
-from assistant.messages import AudioChunk, AudioFormat, Transcript, TurnEventType
-from assistant.pipeline import Pipeline
+from assistant.messages import AudioChunk, AudioFormat, Intent, Transcript, TurnEventType
+from assistant.pipeline import PIN_SLOT, Pipeline
 from assistant.speak.tts import Speaker
 from assistant.transcribe import Transcriber
 from assistant.turn import Turn, TurnResult
 
-__all__ = ["VoiceAssistant", "VoiceTurn"]
+__all__ = ["Speech", "VoiceAssistant", "VoiceTurn"]
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -66,6 +66,22 @@ class VoiceTurn:
             **data["timings_ms"],  # type: ignore[dict-item]
         }
         return data
+
+
+@dataclass(frozen=True, slots=True)
+class Speech:
+    """Text in the daemon's voice, for a client that only wants it spoken (a VoiceReply)."""
+
+    text: str
+    speaker: Speaker
+    transcript: str = ""
+
+    def audio(self, fmt: AudioFormat | None = None) -> AsyncIterator[AudioChunk]:
+        return self.speaker.synthesize(self.text, fmt)
+
+
+_WORD_SLOTS = ("name", "area", "floor")
+"""Slots whose value is one of the daemon's ids: a client gets the words said instead."""
 
 
 class VoiceAssistant:
@@ -159,6 +175,23 @@ class VoiceAssistant:
                 return alternative
         return heard.text
 
+    def speech(self, text: str) -> Speech:
+        """``text`` in the reply voice (Wyoming ``synthesize``)."""
+        return Speech(text, self._speaker)
+
+    async def recognize(self, text: str, hub: HubInfo) -> Understood | None:
+        """The grammar's intent for ``text`` said at ``hub``; acts on nothing, no LLM."""
+        recognized = await self._pipeline.recognize(text, area_id=self._area_id(hub.area))
+        if not isinstance(recognized, Intent):
+            return None
+        return _understood(recognized)
+
+    async def answer(self, text: str, hub: HubInfo) -> Answer:
+        """A text turn from ``hub``, as ``mimo-assistant say`` runs one (safety included)."""
+        area = self._area_id(hub.area)
+        result = await self._pipeline.run_text(text, area_id=area, site=hub.name)
+        return Answer(result.reply.text, result.reply.ok)
+
     async def transcribe_only(self, audio: AsyncIterator[AudioChunk]) -> str:
         """Speech to text for ASR-only Wyoming clients: never acts on what it hears."""
         turn = Turn("", site="asr")
@@ -231,6 +264,19 @@ class VoiceAssistant:
             duration_ms=timings["stt"],
         )
         return transcript
+
+
+def _understood(intent: Intent) -> Understood:
+    """An intent as a client sees it: no PIN, words for the daemon's ids, plain values."""
+    entities: dict[str, object] = {}
+    for name, value in intent.slots.items():
+        if name == PIN_SLOT:
+            continue
+        if name in _WORD_SLOTS and name in intent.slot_texts:
+            value = intent.slot_texts[name]
+        ok = value is None or isinstance(value, str | int | float | bool)
+        entities[name] = value if ok else str(value)
+    return Understood(intent.name, entities, redact_pin(intent.text))
 
 
 _END = str(SegmenterEventType.END)

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from typing import Protocol
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 from assistant.messages import AudioChunk, AudioFormat
 
-__all__ = ["HubInfo", "VoiceActivity", "VoiceReply", "VoiceHandler"]
+__all__ = [
+    "Answer",
+    "HubInfo",
+    "TextServices",
+    "Understood",
+    "VoiceActivity",
+    "VoiceHandler",
+    "VoiceReply",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,3 +67,40 @@ class VoiceHandler(Protocol):
         *,
         activity: VoiceActivity | None = None,
     ) -> VoiceReply: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Understood:
+    """An intent the grammar found in a text; nothing was acted on."""
+
+    name: str
+    """Intent name, e.g. ``HassTurnOn``."""
+    entities: Mapping[str, Any] = field(default_factory=dict)
+    """Slot name -> value; ``name``/``area``/``floor`` as the words used ("bedroom light")."""
+    text: str = ""
+    """The text it was recognized from (a PIN masked)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """A text turn's reply."""
+
+    text: str
+    ok: bool
+    """True when the turn understood and did what was asked (or answered the question)."""
+
+
+class TextServices(Protocol):
+    """What a Wyoming server offers besides voice turns: speech, intents, text turns."""
+
+    def speech(self, text: str) -> VoiceReply:
+        """``text`` in the daemon's voice (the reply voice); acts on nothing."""
+        ...
+
+    async def recognize(self, text: str, hub: HubInfo) -> Understood | None:
+        """The local grammar's intent for ``text`` said at ``hub``; None: not recognized."""
+        ...
+
+    async def answer(self, text: str, hub: HubInfo) -> Answer:
+        """A text turn from ``hub`` (site and area), with safety: understand, act, reply."""
+        ...

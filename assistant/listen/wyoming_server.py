@@ -2,7 +2,10 @@
 
 Each connection is its own named task running a ``WyomingSession`` (see ``wyoming_turn`` for
 the events in and out). ``describe`` is answered with an ``info`` that offers asr, tts,
-intent and handle programs, so Home Assistant style clients accept the server. A peer that
+intent and handle programs, so Home Assistant style clients accept the server; with
+``services`` it serves them too: ``synthesize`` (tts), ``recognize`` (intent) and
+``transcript`` (handle, Home Assistant's Wyoming conversation agent), see
+``wyoming_services``. A peer that
 breaks the framing is logged in one line and dropped; the others keep going. At most
 ``max_connections`` are served at once: one more gets an ``error`` event (code
 ``too-many-connections``) and is closed, logged at most once a minute.
@@ -32,7 +35,7 @@ from wyoming.info import (
 )
 
 from assistant.listen.arbiter import Arbiter
-from assistant.listen.base import HubInfo, VoiceHandler
+from assistant.listen.base import HubInfo, TextServices, VoiceHandler
 from assistant.listen.wyoming_io import MAX_HEADER_BYTES, EventWriter
 from assistant.listen.wyoming_turn import Transcriber, WyomingSession
 from assistant.listen.wyoming_wake import WakeSettings
@@ -61,10 +64,12 @@ class WyomingServer:
         arbiter: Arbiter | None = None,
         wake: WakeSettings | None = None,
         max_connections: int = 16,
+        services: TextServices | None = None,
     ) -> None:
         """``name`` is the program name in ``info`` and the hub name of its turns;
         ``transcriber`` serves ASR-only clients (``transcribe``), refused without one;
-        ``wake`` is the wake word for clients that stream from wake (default okay_nabu)."""
+        ``wake`` is the wake word for clients that stream from wake (default okay_nabu);
+        ``services`` answers synthesize, recognize and transcript (ignored without)."""
         self._handler = handler
         self.host = host
         self.port = port
@@ -74,6 +79,7 @@ class WyomingServer:
         self._transcriber = transcriber
         self._arbiter = arbiter
         self._wake = wake
+        self._services = services
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._max_connections = max_connections
@@ -162,6 +168,7 @@ class WyomingServer:
             transcriber=self._transcriber,
             arbiter=self._arbiter,
             wake=self._wake,
+            services=self._services,
         )
         try:
             await session.run()

@@ -7,6 +7,7 @@ Events in (from a Wyoming client or a satellite)::
     run-pipeline from wake  [audio-start]  audio-chunk* ...   (the daemon's wake word; see
                                                                ``wyoming_wake``)
     ping -> pong;  describe -> info (server only)
+    synthesize | recognize | transcript -> ... (server only: see ``wyoming_services``)
 
 A turn starts at ``run-pipeline``/``transcribe``, or at ``audio-start`` when none is pending;
 its chunks go to the voice handler as ``AudioStream`` until ``audio-stop`` or until the handler
@@ -46,9 +47,10 @@ from wyoming.tts import Synthesize
 from wyoming.vad import VoiceStarted, VoiceStopped
 
 from assistant.listen.arbiter import Arbiter
-from assistant.listen.base import HubInfo, VoiceHandler, VoiceReply
+from assistant.listen.base import HubInfo, TextServices, VoiceHandler, VoiceReply
 from assistant.listen.errors import BadAudioFormat, HubDisconnected, HubError, HubProtocolError
 from assistant.listen.wyoming_io import EventWriter, parse_format, read_event
+from assistant.listen.wyoming_services import ServiceRequests
 from assistant.listen.wyoming_stream import AudioStream
 from assistant.listen.wyoming_wake import WakeSettings, WakeStage
 from assistant.messages import AudioChunk, AudioFormat
@@ -102,8 +104,10 @@ class WyomingSession:
         transcriber: Transcriber | None = None,
         arbiter: Arbiter | None = None,
         wake: WakeSettings | None = None,
+        services: TextServices | None = None,
     ) -> None:
-        """``wake``: the daemon's own wake word, for pipelines from wake (default okay_nabu)."""
+        """``wake``: the daemon's own wake word, for pipelines from wake (default okay_nabu);
+        ``services``: synthesize, recognize and transcript requests are served (server)."""
         self._handler, self._reader, self.writer = handler, reader, writer
         self.peer, self.hub = peer, hub
         self._info, self._transcriber, self._arbiter = info, transcriber, arbiter
@@ -124,6 +128,8 @@ class WyomingSession:
             "audio-chunk": self._on_audio_chunk,
             "audio-stop": self._on_audio_stop,
         }
+        if services is not None:
+            self._dispatch.update(ServiceRequests(self, services).handlers())
 
     async def run(self) -> None:
         """Serve events until the peer closes or breaks the protocol (logged, then return)."""
@@ -281,11 +287,12 @@ class WyomingSession:
         self.spawn(self._turn(stream, request, previous, announce or []), "wyoming turn")
         return stream
 
-    def spawn(self, job: Coroutine[Any, Any, None], what: str) -> None:
+    def spawn(self, job: Coroutine[Any, Any, None], what: str) -> asyncio.Task[None]:
         """Run ``job`` as a task of this connection (awaited when the connection ends)."""
         task = asyncio.create_task(job, name=f"{what} {self.peer}")
         self._turns.append(task)
         task.add_done_callback(self._turns.remove)
+        return task
 
     async def _turn(
         self,
@@ -343,10 +350,11 @@ class WyomingSession:
             return
         await self.send(Synthesize(text=result.text).event())
         if request.end_stage is PipelineStage.TTS:
-            await self._send_audio(result, request.snd_format)
+            await self.send_audio(result, request.snd_format)
 
-    async def _send_audio(self, reply: VoiceReply, fmt: AudioFormat | None) -> None:
-        """The reply audio as audio-start, audio-chunk*, audio-stop (nothing if silent)."""
+    async def send_audio(self, reply: VoiceReply, fmt: AudioFormat | None) -> bool:
+        """The reply audio as audio-start, audio-chunk*, audio-stop (nothing if silent);
+        whether any audio went out."""
         sent_ms = 0.0
         started = False
         try:
@@ -364,6 +372,7 @@ class WyomingSession:
             _LOGGER.exception("%s: reply audio failed", self.peer)
         if started:
             await self.send(AudioStop(timestamp=int(sent_ms)).event())
+        return started
 
 
 def _pipeline_request(data: dict[str, Any], peer: str) -> TurnRequest | None:
