@@ -15,8 +15,11 @@ mean nothing to a client) and no PIN. ``transcript`` is a text turn like ``mimo-
 say`` (safety included) from the server's hub name and area: ``handled`` when the reply is a
 success (done, or a question answered), ``not-handled`` with the reply otherwise (not
 understood, unknown device, refused, failed). Text that is empty or longer than
-``MAX_TEXT_CHARS`` gets an ``error`` event (``empty-text``, ``text-too-long``); the
-connection stays open. Requests are answered in the order they came.
+``MAX_TEXT_CHARS`` gets an ``error`` event (``empty-text``, ``text-too-long``). After a
+``synthesize`` that gets an error the connection is closed, as wyoming-piper does: Home
+Assistant's TTS reads until ``audio-stop`` or the end and would otherwise wait for its
+timeout; other errors leave the connection open. Requests are answered in the order they
+came.
 """
 
 from __future__ import annotations
@@ -69,7 +72,7 @@ class ServiceRequests:
     async def _on_transcript(self, event: Event) -> None:
         self._later(event, "transcript", self._handle)
 
-    def _later(self, event: Event, what: str, job: Callable[[str], Awaitable[None]]) -> None:
+    def _later(self, event: Event, what: str, job: Callable[[str], Awaitable[bool]]) -> None:
         """Run ``job`` on the event's text as a task of the connection, after the previous
         request's answer went out (the read loop goes on meanwhile)."""
         previous, text = self._last, event.data.get("text")
@@ -78,6 +81,7 @@ class ServiceRequests:
         async def run() -> None:
             if previous is not None:
                 await asyncio.wait([previous])
+            answered = False
             try:
                 if not isinstance(text, str) or not text.strip():
                     await self._session.refuse(f"{what}: the text is empty", "empty-text")
@@ -88,30 +92,36 @@ class ServiceRequests:
                     )
                 else:
                     _LOGGER.info("%s: %s %r", peer, what, redact_pin(text))
-                    await job(text)
+                    answered = await job(text)
             except ConnectionError as err:
                 _LOGGER.info("%s: gone before the %s answer: %s", peer, what, err)
             except Exception:
                 _LOGGER.exception("%s: %s failed", peer, what)
                 await self._session.refuse(f"The assistant failed on this {what}", f"{what}-failed")
+            if not answered and what == "synthesize":  # its client reads to audio-stop or EOF
+                await self._session.writer.close()
 
         self._last = self._session.spawn(run(), f"wyoming {what}")
 
-    async def _synthesize(self, text: str) -> None:
+    async def _synthesize(self, text: str) -> bool:
         if not await self._session.send_audio(self._services.speech(text), None):
             await self._session.refuse("No audio came for this text", "synthesize-failed")
+            return False
+        return True
 
-    async def _recognize(self, text: str) -> None:
+    async def _recognize(self, text: str) -> bool:
         understood = await self._services.recognize(text, self._session.hub)
         if understood is None:
             await self._session.send(NotRecognized(text=_NOT_RECOGNIZED).event())
-            return
+            return True
         entities = [Entity(name, value) for name, value in understood.entities.items()]
         intent = Intent(understood.name, entities, understood.text)
         await self._session.send(intent.event())
+        return True
 
-    async def _handle(self, text: str) -> None:
+    async def _handle(self, text: str) -> bool:
         answer = await self._services.answer(text, self._session.hub)
         reply = Handled(text=answer.text) if answer.ok else NotHandled(text=answer.text)
         _LOGGER.info("%s: %s %r", self._session.peer, reply.event().type, redact_pin(answer.text))
         await self._session.send(reply.event())
+        return True
