@@ -21,12 +21,12 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
 from assistant.act.registry import normalize_name
-from integrations.base import DeviceKind
+from assistant.act.safety import is_risky
 
 if TYPE_CHECKING:
     from assistant.act.registry import Device
 
-__all__ = ["KIND_WORDS", "RISKY_COVER_CLASSES", "short_names"]
+__all__ = ["KIND_WORDS", "short_names"]
 
 KIND_WORDS = frozenset(
     {
@@ -62,9 +62,6 @@ KIND_WORDS = frozenset(
 )
 """Words that say what kind of device, not which one: a short name needs another word."""
 
-RISKY_COVER_CLASSES = frozenset({"garage", "door", "gate"})
-"""Covers that open a way into the home: opening one needs a confirmation."""
-
 
 def short_names(
     devices: Iterable[Device],
@@ -76,7 +73,7 @@ def short_names(
     reserved = set(taken)
     found: dict[str, tuple[str, ...]] = {}
     for device in devices:
-        if _called_by_name_only(device):
+        if is_risky(device):  # called by its name only
             continue
         words = normalize_name(device.name).split()
         start = max(1, _room_prefix(words, area_names.get(device.area_id or "", ())))
@@ -89,12 +86,6 @@ def short_names(
         if names:
             found[device.id] = names
     return found
-
-
-def _called_by_name_only(device: Device) -> bool:
-    if device.sensitive or device.kind is DeviceKind.LOCK:
-        return True
-    return device.kind is DeviceKind.COVER and device.spec.device_class in RISKY_COVER_CLASSES
 
 
 def _room_prefix(words: list[str], rooms: Iterable[str]) -> int:
